@@ -1,0 +1,22 @@
+package io.lseq.core.math;
+
+/** The GELU a model uses, applied in place over a range. */
+public enum Gelu {
+    /** Exact GELU with erf. */
+    ERF,
+    /** The tanh approximation. */
+    TANH;
+
+    /** {@code v[off..off+n) = gelu(v[off..off+n))}. */
+    public void apply(float[] v, int off, int n) {
+        if (this == ERF) {
+            for (int i = off; i < off + n; i++) {
+                v[i] = Activation.geluErf(v[i]);
+            }
+        } else {
+            for (int i = off; i < off + n; i++) {
+                v[i] = Activation.geluTanh(v[i]);
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+package io.lseq.core.mixer;
+
+import io.lseq.core.format.ModelConfig;
+import io.lseq.core.format.ModelFormatException;
+import io.lseq.core.format.Weights;
+import io.lseq.core.math.Linear;
+
+/**
+ * Causal windowed multi-head attention with RoPE and optional log-n scaling. Projections
+ * {@code q, k, v, o} are {@code [H, H]} with optional biases (all four or none); head j uses rows
+ * {@code j*d .. j*d+d-1}. State: the {@link WindowCache} ring of the last W keys and values.
+ */
+public final class AttentionMixer implements Mixer {
+    private final int h;
+    private final Linear q;
+    private final Linear k;
+    private final Linear v;
+    private final Linear o;
+    private final WindowCache cache;
+
+    /** Takes the {@code prefix} tensors from {@code w}. */
+    public AttentionMixer(Weights w, String prefix, int h, ModelConfig.Attention cfg) {
+        this.h = h;
+        String[] names = {"q", "k", "v", "o"};
+        int biases = 0;
+        for (String p : names) {
+            biases += w.has(prefix + p + ".bias") ? 1 : 0;
+        }
+        if (biases != 0 && biases != 4) {
+            throw new ModelFormatException(w.file(), prefix + "{q,k,v,o}.bias: attention biases must be all four or none, found "
+                    + biases);
+        }
+        q = linear(w, prefix + "q", h);
+        k = linear(w, prefix + "k", h);
+        v = linear(w, prefix + "v", h);
+        o = linear(w, prefix + "o", h);
+        int d = h / cfg.heads();
+        cache = new WindowCache(cfg.heads(), d, d, cfg.window(), cfg.ropeTheta(), cfg.lognBase());
+    }
+
+    private static Linear linear(Weights w, String name, int h) {
+        return new Linear(h, h, w.take(name + ".weight", h, h), w.takeOptional(name + ".bias", h));
+    }
+
+    @Override
+    public int stateSize() {
+        return cache.stateSize();
+    }
+
+    @Override
+    public int outputDim() {
+        return h;
+    }
+
+    @Override
+    public int scratchSize() {
+        return 4 * h + cache.scratchSize();
+    }
+
+    @Override
+    public long parameters() {
+        return q.parameters() + k.parameters() + v.parameters() + o.parameters();
+    }
+
+    @Override
+    public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
+        int qs = 0;
+        int ks = h;
+        int vs = 2 * h;
+        int outs = 3 * h;
+        q.apply(a, 0, scratch, qs);
+        k.apply(a, 0, scratch, ks);
+        v.apply(a, 0, scratch, vs);
+        cache.attend(state, off, pos, scratch, qs, scratch, ks, scratch, vs, scratch, outs, scratch, 4 * h);
+        o.apply(scratch, outs, m, 0);
+    }
+}

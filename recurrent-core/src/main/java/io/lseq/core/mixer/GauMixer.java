@@ -1,0 +1,85 @@
+package io.lseq.core.mixer;
+
+import io.lseq.core.format.ModelConfig;
+import io.lseq.core.format.Weights;
+import io.lseq.core.math.Activation;
+import io.lseq.core.math.Linear;
+
+/**
+ * Gated attention unit (GAU-alpha), single head:
+ * {@code [u, v, z] = silu(i_dense(a))}, {@code q = z * q_scale + q_offset},
+ * {@code k = z * k_scale + k_offset}, {@code m = o_dense(u * attention(q, k, v))}.
+ * State: the {@link WindowCache} ring of the last W keys (width S) and values (width E).
+ */
+public final class GauMixer implements Mixer {
+    private final int h;
+    private final int e;
+    private final int s;
+    private final Linear in;
+    private final Linear out;
+    private final float[] qScale;
+    private final float[] qOffset;
+    private final float[] kScale;
+    private final float[] kOffset;
+    private final WindowCache cache;
+
+    /** Takes the {@code prefix} tensors from {@code w}. */
+    public GauMixer(Weights w, String prefix, int h, ModelConfig.Gau cfg) {
+        this.h = h;
+        this.e = cfg.expansion() * h;
+        this.s = cfg.keySize();
+        int width = 2 * e + s;
+        in = new Linear(width, h, w.take(prefix + "i_dense.weight", width, h), w.take(prefix + "i_dense.bias", width));
+        qScale = w.take(prefix + "q_scale", s);
+        qOffset = w.take(prefix + "q_offset", s);
+        kScale = w.take(prefix + "k_scale", s);
+        kOffset = w.take(prefix + "k_offset", s);
+        out = new Linear(h, e, w.take(prefix + "o_dense.weight", h, e), w.take(prefix + "o_dense.bias", h));
+        cache = new WindowCache(1, s, e, cfg.window(), cfg.ropeTheta(), cfg.lognBase());
+    }
+
+    @Override
+    public int stateSize() {
+        return cache.stateSize();
+    }
+
+    @Override
+    public int outputDim() {
+        return h;
+    }
+
+    @Override
+    public int scratchSize() {
+        // [u | v | z] from i_dense, then q and k, then the attention output, then the cache's own.
+        return 2 * e + s + 2 * s + e + cache.scratchSize();
+    }
+
+    @Override
+    public long parameters() {
+        return in.parameters() + out.parameters() + 4L * s;
+    }
+
+    @Override
+    public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
+        int u = 0;
+        int v = e;
+        int z = 2 * e;
+        int q = z + s;
+        int k = q + s;
+        int att = k + s;
+        in.apply(a, 0, scratch, 0);
+        for (int i = 0; i < 2 * e + s; i++) {
+            scratch[i] = Activation.silu(scratch[i]);
+        }
+        for (int i = 0; i < s; i++) {
+            float zi = scratch[z + i];
+            scratch[q + i] = zi * qScale[i] + qOffset[i];
+            scratch[k + i] = zi * kScale[i] + kOffset[i];
+        }
+        cache.attend(state, off, pos, scratch, q, scratch, k, scratch, v, scratch, att, scratch, att + e);
+        for (int i = 0; i < e; i++) {
+            scratch[att + i] *= scratch[u + i];
+        }
+        out.apply(scratch, att, m, 0);
+    }
+}

@@ -1,0 +1,33 @@
+package io.lseq.core.mixer;
+
+/**
+ * A sequence mixer: maps one event's normed input {@code a} (width H) to an output {@code m}
+ * (width {@link #outputDim()}), reading and updating the key's state in place.
+ *
+ * <p>Implementations are immutable and shared by all threads; everything mutable lives in the
+ * state slice and in the caller's scratch array, so a step allocates nothing.
+ */
+public interface Mixer {
+    /** Floats of per-key state this mixer owns. */
+    int stateSize();
+
+    /** M: H for lru, attention and gau; N for gru and lstm. */
+    int outputDim();
+
+    /** Floats of scratch {@link #step} needs. */
+    int scratchSize();
+
+    /** Number of parameters. */
+    long parameters();
+
+    /**
+     * Advances one event.
+     *
+     * @param state the key's state; this mixer's slice starts at {@code off}
+     * @param pos the event's absolute position in its key's stream (BOS is position 0 when set)
+     * @param a the normed input, width H, read only
+     * @param m receives the output, width {@link #outputDim()}
+     * @param scratch at least {@link #scratchSize()} floats, contents undefined on entry
+     */
+    void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch);
+}

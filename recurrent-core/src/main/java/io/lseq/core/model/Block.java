@@ -1,0 +1,120 @@
+package io.lseq.core.model;
+
+import io.lseq.core.format.ModelConfig;
+import io.lseq.core.format.Weights;
+import io.lseq.core.math.Activation;
+import io.lseq.core.math.Gelu;
+import io.lseq.core.math.Linear;
+import io.lseq.core.math.Norm;
+import io.lseq.core.mixer.Mixer;
+import io.lseq.core.mixer.Mixers;
+
+/**
+ * One residual block, the same for every mixer:
+ * <pre>
+ * a  = norm(x);  m = mixer(a)
+ * x1 = x + (post == glu ? out1(gelu(m)) * sigmoid(out2(gelu(m))) : m)
+ * x' = mlp ? x1 + fc2(gelu(fc1(mlp_norm(x1)))) : x1
+ * </pre>
+ */
+final class Block {
+    private final int h;
+    private final Norm norm;
+    private final Mixer mixer;
+    private final Gelu gelu;
+    private final Linear out1;
+    private final Linear out2;
+    private final Norm mlpNorm;
+    private final Linear fc1;
+    private final Linear fc2;
+    /** Where this block's mixer state starts in the key's state. */
+    final int stateOffset;
+
+    Block(ModelConfig cfg, int index, Weights w, int stateOffset) {
+        ModelConfig.Block b = cfg.blocks().get(index);
+        String p = "blocks." + index + ".";
+        h = cfg.dModel();
+        gelu = cfg.gelu();
+        this.stateOffset = stateOffset;
+        norm = Norms.take(w, p + "norm", cfg);
+        mixer = Mixers.create(b.mixer(), w, p + "mixer.", h);
+        int m = mixer.outputDim();
+        if (b.post() == ModelConfig.Post.GLU) {
+            out1 = new Linear(h, m, w.take(p + "out1.weight", h, m), w.take(p + "out1.bias", h));
+            out2 = new Linear(h, m, w.take(p + "out2.weight", h, m), w.take(p + "out2.bias", h));
+        } else {
+            out1 = null;
+            out2 = null;
+        }
+        if (b.mlpHidden() > 0) {
+            int m2 = b.mlpHidden();
+            mlpNorm = Norms.take(w, p + "mlp_norm", cfg);
+            fc1 = new Linear(m2, h, w.take(p + "mlp.fc1.weight", m2, h), w.take(p + "mlp.fc1.bias", m2));
+            fc2 = new Linear(h, m2, w.take(p + "mlp.fc2.weight", h, m2), w.take(p + "mlp.fc2.bias", h));
+        } else {
+            mlpNorm = null;
+            fc1 = null;
+            fc2 = null;
+        }
+    }
+
+    Mixer mixer() {
+        return mixer;
+    }
+
+    int stateSize() {
+        return mixer.stateSize();
+    }
+
+    long parameters() {
+        long n = norm.parameters() + mixer.parameters();
+        if (out1 != null) {
+            n += out1.parameters() + out2.parameters();
+        }
+        if (fc1 != null) {
+            n += mlpNorm.parameters() + fc1.parameters() + fc2.parameters();
+        }
+        return n;
+    }
+
+    /** Per-thread buffers for {@link #step}. */
+    final class Scratch {
+        final float[] a = new float[h];
+        final float[] m = new float[mixer.outputDim()];
+        final float[] p1 = new float[h];
+        final float[] p2 = new float[h];
+        final float[] hidden = new float[fc1 == null ? 0 : fc1.out()];
+        final float[] mix = new float[mixer.scratchSize()];
+    }
+
+    Scratch newScratch() {
+        return new Scratch();
+    }
+
+    /** Advances {@code x} (width H) through this block in place, updating the key's state. */
+    void step(float[] x, float[] state, long pos, Scratch s) {
+        norm.apply(x, 0, s.a, 0);
+        mixer.step(state, stateOffset, pos, s.a, s.m, s.mix);
+        if (out1 != null) {
+            gelu.apply(s.m, 0, s.m.length);
+            out1.apply(s.m, 0, s.p1, 0);
+            out2.apply(s.m, 0, s.p2, 0);
+            for (int i = 0; i < h; i++) {
+                x[i] += s.p1[i] * Activation.sigmoid(s.p2[i]);
+            }
+        } else {
+            for (int i = 0; i < h; i++) {
+                x[i] += s.m[i];
+            }
+        }
+        if (fc1 != null) {
+            mlpNorm.apply(x, 0, s.a, 0);
+            fc1.apply(s.a, 0, s.hidden, 0);
+            gelu.apply(s.hidden, 0, s.hidden.length);
+            fc2.apply(s.hidden, 0, s.p1, 0);
+            for (int i = 0; i < h; i++) {
+                x[i] += s.p1[i];
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+package io.lseq.core.model;
+
+import io.lseq.core.format.ModelConfig;
+import io.lseq.core.format.Weights;
+import io.lseq.core.math.Linear;
+import io.lseq.core.math.Norm;
+import io.lseq.core.math.Vec;
+
+/**
+ * What a model emits per event, from {@code head(final_norm(y))}.
+ *
+ * <p>{@code next_token} and {@code regression} score event t with the prediction made after
+ * event t-1, so they keep {@code y_{t-1}} (width H) in the key's state and emit <em>before</em>
+ * the blocks step; a fresh state holds zeros, which gives {@code head(final_norm(0))}.
+ * {@code classes} emits after the step and keeps nothing.
+ */
+abstract class Head {
+    final int h;
+    final Norm finalNorm;
+    final Linear proj;
+
+    Head(ModelConfig cfg, Weights w, Linear proj) {
+        this.h = cfg.dModel();
+        this.finalNorm = Norms.take(w, "final_norm", cfg);
+        this.proj = proj;
+    }
+
+    static Head create(ModelConfig cfg, Weights w, InputLayer input) {
+        int h = cfg.dModel();
+        ModelConfig.Head hc = cfg.head();
+        switch (hc.type()) {
+            case NEXT_TOKEN: {
+                int v = cfg.input().vocabSize();
+                float[] weight = hc.tieEmbeddings() ? input.embedding() : w.take("head.weight", v, h);
+                Linear proj = new Linear(v, h, weight, w.takeOptional("head.bias", v));
+                return new NextToken(cfg, w, proj, hc.tieEmbeddings());
+            }
+            case CLASSES: {
+                int k = hc.numClasses();
+                return new Classes(cfg, w, new Linear(k, h, w.take("head.weight", k, h), w.take("head.bias", k)));
+            }
+            case REGRESSION: {
+                int f = hc.dim();
+                return new Regression(cfg, w, new Linear(f, h, w.take("head.weight", f, h), w.take("head.bias", f)));
+            }
+            default:
+                throw new AssertionError(hc.type());
+        }
+    }
+
+    /** Floats of per-key state. */
+    abstract int stateSize();
+
+    /** Floats emitted per event: 1 (a score) or K (probabilities). */
+    abstract int outputSize();
+
+    /** Parameters this head owns (a tied embedding is not counted twice). */
+    long parameters() {
+        return finalNorm.parameters() + proj.parameters();
+    }
+
+    int scratchSize() {
+        return h + proj.out();
+    }
+
+    /** Emits what is due before the step, reading the state slice at {@code off}. */
+    abstract void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch);
+
+    /** Emits or stores what is due after the step; {@code y} is the last block's output. */
+    abstract void after(float[] y, float[] state, int off, float[] out, float[] scratch);
+
+    /** {@code scratch[h..h+out) = head(final_norm(y[off..off+h)))}; returns where the result starts. */
+    final int project(float[] y, int off, float[] scratch) {
+        finalNorm.apply(y, off, scratch, 0);
+        proj.apply(scratch, 0, scratch, h);
+        return h;
+    }
+
+    /** Heads that score event t with the prediction from {@code y_{t-1}}. */
+    abstract static class Predictive extends Head {
+        Predictive(ModelConfig cfg, Weights w, Linear proj) {
+            super(cfg, w, proj);
+        }
+
+        @Override
+        int stateSize() {
+            return h;
+        }
+
+        @Override
+        int outputSize() {
+            return 1;
+        }
+
+        @Override
+        void after(float[] y, float[] state, int off, float[] out, float[] scratch) {
+            System.arraycopy(y, 0, state, off, h);
+        }
+    }
+
+    /** Surprisal in nats of the event's token under the previous step's logits. */
+    static final class NextToken extends Predictive {
+        private final boolean tied;
+
+        NextToken(ModelConfig cfg, Weights w, Linear proj, boolean tied) {
+            super(cfg, w, proj);
+            this.tied = tied;
+        }
+
+        @Override
+        long parameters() {
+            return tied ? super.parameters() - (long) proj.in() * proj.out() : super.parameters();
+        }
+
+        @Override
+        void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch) {
+            int logits = project(state, off, scratch);
+            out[0] = (float) (Vec.logSumExp(scratch, logits, proj.out()) - scratch[logits + token]);
+        }
+    }
+
+    /** Mean squared error of the previous step's prediction against this event's features. */
+    static final class Regression extends Predictive {
+        Regression(ModelConfig cfg, Weights w, Linear proj) {
+            super(cfg, w, proj);
+        }
+
+        @Override
+        void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch) {
+            int pred = project(state, off, scratch);
+            int f = proj.out();
+            double sum = 0;
+            for (int i = 0; i < f; i++) {
+                double d = scratch[pred + i] - (double) features[i];
+                sum += d * d;
+            }
+            out[0] = (float) (sum / f);
+        }
+    }
+
+    /** Class probabilities after the event. */
+    static final class Classes extends Head {
+        Classes(ModelConfig cfg, Weights w, Linear proj) {
+            super(cfg, w, proj);
+        }
+
+        @Override
+        int stateSize() {
+            return 0;
+        }
+
+        @Override
+        int outputSize() {
+            return proj.out();
+        }
+
+        @Override
+        void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch) {}
+
+        @Override
+        void after(float[] y, float[] state, int off, float[] out, float[] scratch) {
+            int logits = project(y, 0, scratch);
+            Vec.softmax(scratch, logits, proj.out());
+            System.arraycopy(scratch, logits, out, 0, proj.out());
+        }
+    }
+}

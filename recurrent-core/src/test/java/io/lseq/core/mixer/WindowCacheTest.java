@@ -1,0 +1,105 @@
+package io.lseq.core.mixer;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The ring buffer with stored rotated keys and periodic rebase, against a direct float64
+ * evaluation that rotates by exact position differences and never rebases.
+ */
+class WindowCacheTest {
+    static final int HEADS = 2;
+    static final int DK = 8;
+    static final int DV = 6;
+    static final int W = 20;
+    static final double THETA = 10000;
+    static final double LOGN = 4;
+
+    @ParameterizedTest
+    @ValueSource(longs = {0, (1L << 16) - 300, 3 * (1L << 16) - 7, (1L << 40) - 333, (1L << 40) + 12345})
+    void matchesDirectEvaluationAcrossRebases(long start) {
+        WindowCache cache = new WindowCache(HEADS, DK, DV, W, THETA, LOGN);
+        float[] state = new float[cache.stateSize()];
+        float[] scratch = new float[cache.scratchSize()];
+        SplittableRandom rnd = new SplittableRandom(start);
+        ArrayDeque<double[][]> history = new ArrayDeque<>(); // newest first: {k, v}
+        float[] q = new float[HEADS * DK];
+        float[] k = new float[HEADS * DK];
+        float[] v = new float[HEADS * DV];
+        float[] out = new float[HEADS * DV];
+        double worst = 0;
+        for (int step = 0; step < 1000; step++) {
+            long pos = start + step;
+            double[] qd = new double[q.length];
+            double[] kd = new double[k.length];
+            double[] vd = new double[v.length];
+            for (int i = 0; i < q.length; i++) {
+                q[i] = (float) rnd.nextGaussian();
+                k[i] = (float) rnd.nextGaussian();
+                qd[i] = q[i];
+                kd[i] = k[i];
+            }
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) rnd.nextGaussian();
+                vd[i] = v[i];
+            }
+            history.addFirst(new double[][] {kd, vd});
+            if (history.size() > W) {
+                history.removeLast();
+            }
+            cache.attend(state, 0, pos, q, 0, k, 0, v, 0, out, 0, scratch, 0);
+            if (step < W) {
+                continue; // the ring still holds slots this test never wrote (start > 0)
+            }
+            double[] want = direct(qd, history, Math.min(pos + 1, W));
+            for (int i = 0; i < out.length; i++) {
+                double err = Math.abs(out[i] - want[i]) / (1e-4 + 1e-4 * Math.abs(want[i]));
+                worst = Math.max(worst, err);
+            }
+        }
+        assertTrue(worst < 0.1, "worst error is " + worst + " of the format's tolerance");
+    }
+
+    private static double[] direct(double[] q, ArrayDeque<double[][]> history, long n) {
+        double[] out = new double[HEADS * DV];
+        double scale = Math.max(1, Math.log(n) / Math.log(LOGN)) / Math.sqrt(DK);
+        for (int h = 0; h < HEADS; h++) {
+            double[] scores = new double[(int) n];
+            int i = 0;
+            double max = Double.NEGATIVE_INFINITY;
+            for (Iterator<double[][]> it = history.iterator(); it.hasNext() && i < n; i++) {
+                double[] kv = it.next()[0];
+                // rope(q, t) . rope(k, s) = rope(q, t - s) . k, with t - s = i.
+                double dot = 0;
+                for (int j = 0; j < DK / 2; j++) {
+                    double a = i * Math.pow(THETA, -2.0 * j / DK);
+                    double q1 = q[h * DK + j];
+                    double q2 = q[h * DK + DK / 2 + j];
+                    double r1 = q1 * Math.cos(a) - q2 * Math.sin(a);
+                    double r2 = q2 * Math.cos(a) + q1 * Math.sin(a);
+                    dot += r1 * kv[h * DK + j] + r2 * kv[h * DK + DK / 2 + j];
+                }
+                scores[i] = dot * scale;
+                max = Math.max(max, scores[i]);
+            }
+            double sum = 0;
+            for (int s = 0; s < n; s++) {
+                scores[s] = Math.exp(scores[s] - max);
+                sum += scores[s];
+            }
+            i = 0;
+            for (Iterator<double[][]> it = history.iterator(); it.hasNext() && i < n; i++) {
+                double[] vv = it.next()[1];
+                for (int j = 0; j < DV; j++) {
+                    out[h * DV + j] += scores[i] / sum * vv[h * DV + j];
+                }
+            }
+        }
+        return out;
+    }
+}
