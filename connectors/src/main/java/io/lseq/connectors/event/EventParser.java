@@ -113,7 +113,8 @@ public final class EventParser {
                     break;
                 case "token":
                     if (v != JsonToken.VALUE_NUMBER_INT) {
-                        throw new InvalidEventException("token must be an integer, got " + describe(v)
+                        throw new InvalidEventException("token must be an integer, got "
+                                + (v == JsonToken.VALUE_NUMBER_FLOAT && p.isNaN() ? "NaN" : describe(v))
                                 + (v == JsonToken.VALUE_STRING ? " \"" + clip(p.getText()) + "\"" : ""));
                     }
                     hasToken = true;
