@@ -52,7 +52,7 @@ public final class EventParser {
         try (JsonParser p = JSON.createParser(record, off, len)) {
             return read(p, fallbackKey);
         } catch (JsonParseException ex) {
-            throw new InvalidEventException("not valid JSON: " + ex.getOriginalMessage());
+            throw new InvalidEventException("not valid JSON: " + shorten(ex.getOriginalMessage()));
         } catch (IOException ex) {
             throw new InvalidEventException("cannot read record: " + ex.getMessage());
         }
@@ -221,6 +221,13 @@ public final class EventParser {
             case VALUE_NULL: return "null";
             default: return t.toString();
         }
+    }
+
+    /** Jackson's message without its source-location and expectation boilerplate. */
+    private static String shorten(String msg) {
+        String m = msg.replaceAll("\\s*\\(start marker at .*\\)", "");
+        int cut = m.indexOf(": was expecting");
+        return (cut > 0 ? m.substring(0, cut) : m).strip();
     }
 
     private static String clip(String s) {
