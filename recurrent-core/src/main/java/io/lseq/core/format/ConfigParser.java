@@ -44,7 +44,8 @@ public final class ConfigParser {
         return parse(text, "config.json");
     }
 
-    private static ModelConfig parse(String text, String file) {
+    /** Parses and validates config text; errors name {@code file}. */
+    public static ModelConfig parse(String text, String file) {
         try {
             return parseTree(text);
         } catch (Invalid ex) {

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -38,47 +39,64 @@ public final class SafeTensors {
     public static Map<String, Tensor> read(Path file) {
         String name = file.toString();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) {
-                throw new ModelFormatException(name, "file is " + size + " bytes, too short for a safetensors header");
-            }
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
-            long headerLen = lenBuf.getLong(0);
-            if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES) {
-                throw new ModelFormatException(name, "header length " + Long.toUnsignedString(headerLen)
-                        + " is outside (0, " + MAX_HEADER_BYTES + "] bytes");
-            }
-            if (8 + headerLen > size) {
-                throw new ModelFormatException(name, "header length " + headerLen + " runs past the end of the "
-                        + size + "-byte file");
-            }
-            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
-            readFully(ch, headerBuf, 8);
-            List<Entry> entries = parseHeader(name, headerBuf.array(), size - 8 - headerLen);
-
-            Map<String, Tensor> out = new LinkedHashMap<>();
-            long dataStart = 8 + headerLen;
-            for (Entry e : entries) {
-                ByteBuffer raw = ByteBuffer.allocate((int) (e.end - e.begin));
-                readFully(ch, raw, dataStart + e.begin);
-                byte[] b = raw.array();
-                float[] data = new float[(int) e.numel];
-                int step = e.dtype.bytes();
-                for (int i = 0, off = 0; i < data.length; i++, off += step) {
-                    float v = e.dtype.decode(b, off);
-                    if (!Float.isFinite(v)) {
-                        throw new ModelFormatException(name, "tensor " + e.name + " holds " + v + " at flat index " + i
-                                + "; weights must be finite");
-                    }
-                    data[i] = v;
-                }
-                out.put(e.name, new Tensor(e.name, e.dtype, e.shape, data));
-            }
-            return out;
+            return read(ch, name);
         } catch (IOException ex) {
             throw new ModelFormatException(name, "cannot read: " + ex.getMessage(), ex);
         }
+    }
+
+    /**
+     * Reads every tensor of a safetensors file held in memory.
+     *
+     * @param name the file's name, for messages
+     */
+    public static Map<String, Tensor> read(byte[] bytes, String name) {
+        try {
+            return read(new ByteArrayChannel(bytes), name);
+        } catch (IOException ex) {
+            throw new AssertionError("in-memory read cannot fail", ex);
+        }
+    }
+
+    private static Map<String, Tensor> read(SeekableByteChannel ch, String name) throws IOException {
+        long size = ch.size();
+        if (size < 8) {
+            throw new ModelFormatException(name, "file is " + size + " bytes, too short for a safetensors header");
+        }
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, lenBuf, 0);
+        long headerLen = lenBuf.getLong(0);
+        if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES) {
+            throw new ModelFormatException(name, "header length " + Long.toUnsignedString(headerLen)
+                    + " is outside (0, " + MAX_HEADER_BYTES + "] bytes");
+        }
+        if (8 + headerLen > size) {
+            throw new ModelFormatException(name, "header length " + headerLen + " runs past the end of the "
+                    + size + "-byte file");
+        }
+        ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
+        readFully(ch, headerBuf, 8);
+        List<Entry> entries = parseHeader(name, headerBuf.array(), size - 8 - headerLen);
+
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        long dataStart = 8 + headerLen;
+        for (Entry e : entries) {
+            ByteBuffer raw = ByteBuffer.allocate((int) (e.end - e.begin));
+            readFully(ch, raw, dataStart + e.begin);
+            byte[] b = raw.array();
+            float[] data = new float[(int) e.numel];
+            int step = e.dtype.bytes();
+            for (int i = 0, off = 0; i < data.length; i++, off += step) {
+                float v = e.dtype.decode(b, off);
+                if (!Float.isFinite(v)) {
+                    throw new ModelFormatException(name, "tensor " + e.name + " holds " + v + " at flat index " + i
+                            + "; weights must be finite");
+                }
+                data[i] = v;
+            }
+            out.put(e.name, new Tensor(e.name, e.dtype, e.shape, data));
+        }
+        return out;
     }
 
     private record Entry(String name, DType dtype, int[] shape, long numel, long begin, long end) {}
@@ -167,12 +185,67 @@ public final class SafeTensors {
         return new Entry(name, dtype, shape, numel, begin, end);
     }
 
-    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+    private static void readFully(SeekableByteChannel ch, ByteBuffer buf, long pos) throws IOException {
+        ch.position(pos);
         while (buf.hasRemaining()) {
-            int n = ch.read(buf, pos + buf.position());
-            if (n < 0) {
+            if (ch.read(buf) < 0) {
                 throw new IOException("unexpected end of file at byte " + (pos + buf.position()));
             }
         }
+    }
+
+    /** A read-only channel over a byte array. */
+    private static final class ByteArrayChannel implements SeekableByteChannel {
+        private final byte[] bytes;
+        private int pos;
+
+        ByteArrayChannel(byte[] bytes) {
+            this.bytes = bytes;
+        }
+
+        @Override
+        public int read(ByteBuffer dst) {
+            if (pos >= bytes.length) {
+                return -1;
+            }
+            int n = Math.min(dst.remaining(), bytes.length - pos);
+            dst.put(bytes, pos, n);
+            pos += n;
+            return n;
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            throw new UnsupportedOperationException("read-only");
+        }
+
+        @Override
+        public long position() {
+            return pos;
+        }
+
+        @Override
+        public SeekableByteChannel position(long p) {
+            pos = (int) Math.min(p, bytes.length);
+            return this;
+        }
+
+        @Override
+        public long size() {
+            return bytes.length;
+        }
+
+        @Override
+        public SeekableByteChannel truncate(long size) {
+            throw new UnsupportedOperationException("read-only");
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {}
     }
 }

@@ -77,6 +77,17 @@ public final class Model {
         return new Model(config, new Weights(weights.toString(), SafeTensors.read(weights)));
     }
 
+    /**
+     * Loads a model from its two files' contents, e.g. shipped inside a job graph.
+     *
+     * @param where a name for messages (the directory it came from)
+     */
+    public static Model load(String configJson, byte[] safetensors, String where) {
+        ModelConfig config = ConfigParser.parse(configJson, where + "/config.json");
+        String file = where + "/model.safetensors";
+        return new Model(config, new Weights(file, SafeTensors.read(safetensors, file)));
+    }
+
     /** Builds a model from a parsed config and its tensors (for tools and tests). */
     public static Model of(ModelConfig config, Weights weights) {
         return new Model(config, weights);
@@ -125,6 +136,21 @@ public final class Model {
     /** A scorer for one thread. */
     public Scorer newScorer() {
         return new Scorer(this);
+    }
+
+    /**
+     * What a key's state means, as text: d_model, each block's mixer with all its settings, and
+     * whether the head keeps {@code y}. Two models with equal signatures read each other's
+     * states; anything else must be refused, never misread.
+     */
+    public String stateSignature() {
+        StringBuilder b = new StringBuilder("lseq-state/1 d_model=").append(config.dModel());
+        b.append(" bos=").append(config.input().hasBos());
+        for (int i = 0; i < blocks.length; i++) {
+            b.append(" | ").append(i).append(':').append(config.blocks().get(i).mixer());
+        }
+        b.append(" | head=").append(config.head().type()).append(" floats=").append(stateSize);
+        return b.toString();
     }
 
     /** One region of the state layout. */
