@@ -41,6 +41,8 @@ import org.apache.kafka.server.common.MetadataVersion;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An in-process Kafka 4.2 broker for tests: one combined KRaft node (broker and controller in
@@ -109,6 +111,7 @@ public final class EmbeddedKafka implements AutoCloseable {
             Map.entry("unstable.api.versions.enable", "false"),
             Map.entry("unstable.feature.versions.enable", "false"));
 
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafka.class);
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
 
     private final KafkaClusterTestKit cluster;
@@ -124,6 +127,7 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     /** Formats and starts a one-node cluster and waits until its broker is ready. */
     public static EmbeddedKafka start() {
+        long t0 = System.nanoTime();
         Path baseDir;
         try {
             Path target = targetDirectory();
@@ -151,6 +155,8 @@ public final class EmbeddedKafka implements AutoCloseable {
             cluster.waitForReadyBrokers();
             int port = cluster.brokers().values().iterator().next()
                     .boundPort(ListenerName.normalised(TestKitDefaults.DEFAULT_BROKER_LISTENER_NAME));
+            LOG.info("Kafka broker on 127.0.0.1:{} started in {} ms ({})",
+                    port, (System.nanoTime() - t0) / 1_000_000, baseDir);
             return new EmbeddedKafka(cluster, baseDir, "127.0.0.1:" + port);
         } catch (Exception e) {
             if (cluster != null) {
