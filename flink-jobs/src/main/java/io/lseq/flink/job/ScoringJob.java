@@ -75,7 +75,12 @@ public final class ScoringJob {
         } else {
             raw = env.fromSource(FileIO.source(o.source), WatermarkStrategy.noWatermarks(), "events " + o.source);
         }
-        SingleOutputStreamOperator<Event> events = raw.uid(SOURCE_UID)
+        return parse(raw.uid(SOURCE_UID), o, model);
+    }
+
+    /** Parsing of raw records from any source; rejected records go to the dead-letter output. */
+    public static DataStream<Event> parse(DataStream<RawRecord> raw, JobOptions o, Model model) {
+        SingleOutputStreamOperator<Event> events = raw
                 .process(new ParseEvents(model.config().input())).uid(PARSE_UID).name("parse events");
         DataStream<DeadLetter> dead = events.getSideOutput(ParseEvents.DEAD_LETTERS);
         if (o.deadLetter == null) {
