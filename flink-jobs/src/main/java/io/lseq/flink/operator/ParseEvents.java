@@ -25,25 +25,19 @@ public final class ParseEvents extends ProcessFunction<RawRecord, Event> {
         private static final long serialVersionUID = 1L;
     };
 
-    private final boolean tokens;
-    private final int vocabSize;
-    private final int bosToken;
-    private final int dim;
+    private final ModelConfig.Input input;
     private transient EventParser parser;
     private transient Counter in;
     private transient Counter rejected;
 
     /** Parses events for a model with this input. */
     public ParseEvents(ModelConfig.Input input) {
-        this.tokens = input.tokens();
-        this.vocabSize = input.vocabSize();
-        this.bosToken = input.bosToken();
-        this.dim = input.dim();
+        this.input = input;
     }
 
     @Override
     public void open(OpenContext ctx) {
-        parser = new EventParser(new ModelConfig.Input(tokens, vocabSize, bosToken, dim));
+        parser = new EventParser(input);
         in = getRuntimeContext().getMetricGroup().addGroup("lseq").counter("recordsIn");
         rejected = getRuntimeContext().getMetricGroup().addGroup("lseq").counter("recordsRejected");
     }

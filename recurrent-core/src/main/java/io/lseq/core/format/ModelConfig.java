@@ -33,7 +33,7 @@ public record ModelConfig(String name, int dModel, Input input, Norm norm, float
      * @param bosToken the BOS token consumed first by every key, or -1 for none
      * @param dim F, for features
      */
-    public record Input(boolean tokens, int vocabSize, int bosToken, int dim) {
+    public record Input(boolean tokens, int vocabSize, int bosToken, int dim) implements java.io.Serializable {
         /** Whether a BOS token is set. */
         public boolean hasBos() {
             return bosToken >= 0;

@@ -1,0 +1,432 @@
+package io.lseq.bench;
+
+import io.lseq.connectors.event.Event;
+import io.lseq.connectors.event.Score;
+import io.lseq.core.model.KeyState;
+import io.lseq.core.model.Model;
+import io.lseq.core.model.Scorer;
+import io.lseq.flink.io.RawRecord;
+import io.lseq.flink.job.JobOptions;
+import io.lseq.flink.job.ModelSource;
+import io.lseq.flink.job.ScoringJob;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.flink.api.common.JobExecutionResult;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.runtime.util.EnvironmentInformation;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.TimeUtils;
+
+/**
+ * Throughput of the streaming scoring job on a local MiniCluster at parallelism 1, beside Flink's
+ * own floor, in one JVM: the same bounded source of JSON token events, the job's own parsing,
+ * {@code keyBy(key)}, then either the job's {@code ScoringOperator} (on hashmap and on RocksDB)
+ * or a stateless pass-through keyed operator (the floor), then a discarding sink. Rounds run
+ * the variants interleaved, after warm-up rounds; ratios to the floor are taken per round, then
+ * the median. A run's time is from the source's first record to the sink's last score (job
+ * start-up and the final checkpoint are outside it); its CPU time is the process CPU time over
+ * the same span. Run with {@code bin/lseq-bench-stream} (see docs/BENCHMARKS.md).
+ */
+public final class StreamBench {
+    private static final String USAGE = String.join("\n",
+            "usage: bin/lseq-bench-stream [--events N] [--floor-events M] [--keys K] [--rounds R] [--warmup W]",
+            "                             [--model DIR] [--checkpoint-interval D] [--variants LIST] [--seed S]",
+            "",
+            "Events/s of the lseq scoring job (MiniCluster, parallelism 1) on hashmap and on RocksDB, beside the",
+            "same job with a pass-through keyed operator instead of the scoring operator (Flink's floor), in one JVM.",
+            "",
+            "  --events N               events per scoring run (default 400000)",
+            "  --floor-events M         events per floor run (default 50 x N: the floor is ~100x faster, and a run",
+            "                           should last >= 10 s; rates are per event; it cycles over the same N events)",
+            "  --keys K                 distinct keys, uniform (default 1000)",
+            "  --rounds R               measured rounds, each runs every variant once (default 3)",
+            "  --warmup W               warm-up rounds before them, not reported in the medians (default 1)",
+            "  --model DIR              model directory (default examples/models/reference-lru)",
+            "  --checkpoint-interval D  checkpoint interval, e.g. 10s (default 10s, the job's default)",
+            "  --variants LIST          comma-separated, of hashmap, rocksdb, floor, engine (default all four);",
+            "                           engine: the same events stepped through the model in one thread (states",
+            "                           in an array, no Flink, no JSON), what the scoring operator can at most reach",
+            "  --seed S                 seed of the events (default 42)",
+            "",
+            "JVM options: LSEQ_JAVA_OPTS (e.g. -XX:StartFlightRecording=...).");
+
+    enum Variant {
+        HASHMAP("hashmap", "scoring, hashmap"),
+        ROCKSDB("rocksdb", "scoring, rocksdb"),
+        FLOOR("floor", "pass-through, hashmap"),
+        ENGINE("engine", "model step alone, no Flink");
+
+        final String id;
+        final String what;
+
+        Variant(String id, String what) {
+            this.id = id;
+            this.what = what;
+        }
+
+        String backend() {
+            return this == ROCKSDB ? "rocksdb" : "hashmap";
+        }
+
+        static Variant of(String s) {
+            for (Variant v : values()) {
+                if (v.id.equals(s)) {
+                    return v;
+                }
+            }
+            throw new IllegalArgumentException("unknown variant '" + s + "' (hashmap, rocksdb, floor, engine)");
+        }
+    }
+
+    /** One run's measurements. */
+    record Run(int round, Variant variant, long events, double seconds, double cpuSeconds, double keyedThreadCpu,
+            double sourceThreadCpu, double netRuntime, long count, double checksum) {
+        double eventsPerSecond() {
+            return events / seconds;
+        }
+
+        double eventsPerCpuSecond() {
+            return events / cpuSeconds;
+        }
+    }
+
+    private long events = 400_000;
+    private long floorEvents = -1;
+    private int keys = 1_000;
+    private int rounds = 3;
+    private int warmup = 1;
+    private Path modelDir;
+    private Duration checkpointInterval = Duration.ofSeconds(10);
+    private List<Variant> variants = List.of(Variant.HASHMAP, Variant.ROCKSDB, Variant.FLOOR, Variant.ENGINE);
+    private long seed = 42;
+
+    private ModelSource modelSource;
+    private Model model;
+    private Path checkpoints;
+
+    public static void main(String[] args) throws Exception {
+        StreamBench b = new StreamBench();
+        try {
+            if (!b.parse(args)) {
+                System.out.println(USAGE);
+                return;
+            }
+        } catch (IllegalArgumentException e) {
+            System.err.println("lseq-bench-stream: " + e.getMessage());
+            System.err.println(USAGE);
+            System.exit(2);
+        }
+        b.run();
+    }
+
+    private boolean parse(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--help") || a.equals("-h")) {
+                return false;
+            }
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException(a.startsWith("--") ? a + " needs a value" : "unexpected argument '" + a + "'");
+            }
+            String v = args[++i];
+            switch (a) {
+                case "--events" -> events = positive(a, v);
+                case "--floor-events" -> floorEvents = positive(a, v);
+                case "--keys" -> keys = (int) positive(a, v);
+                case "--rounds" -> rounds = (int) positive(a, v);
+                case "--warmup" -> warmup = (int) nonNegative(a, v);
+                case "--model" -> modelDir = Path.of(v);
+                case "--checkpoint-interval" -> checkpointInterval = TimeUtils.parseDuration(v);
+                case "--variants" -> variants = Arrays.stream(v.split(",")).map(String::trim).map(Variant::of).distinct().toList();
+                case "--seed" -> seed = Long.parseLong(v);
+                default -> throw new IllegalArgumentException("unknown option '" + a + "'");
+            }
+        }
+        if (floorEvents < 0) {
+            floorEvents = 50 * events;
+        }
+        if (events > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("--events must be below 2^31");
+        }
+        return true;
+    }
+
+    private static long positive(String opt, String v) {
+        long n = nonNegative(opt, v);
+        if (n == 0) {
+            throw new IllegalArgumentException(opt + " must be positive");
+        }
+        return n;
+    }
+
+    private static long nonNegative(String opt, String v) {
+        try {
+            long n = Long.parseLong(v.replace("_", ""));
+            if (n < 0) {
+                throw new IllegalArgumentException(opt + " must not be negative, got " + v);
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(opt + " needs a whole number, got '" + v + "'");
+        }
+    }
+
+    private void run() throws Exception {
+        if (modelDir == null) {
+            modelDir = StepBenchmark.examples().resolve("models").resolve("reference-lru");
+        }
+        modelSource = ModelSource.read(modelDir);
+        model = modelSource.load();
+        if (!model.config().input().tokens()) {
+            throw new IllegalArgumentException("the model must take tokens: " + modelDir);
+        }
+        long t0 = System.nanoTime();
+        BenchEvents.prepare(seed, (int) events, keys, model.config().input().vocabSize());
+        double prepSeconds = (System.nanoTime() - t0) / 1e9;
+        checkpoints = Files.createTempDirectory("lseq-stream-bench-checkpoints");
+        try {
+            printSettings(prepSeconds);
+            List<Run> runs = new ArrayList<>();
+            System.out.println();
+            System.out.println("| round | variant | events | s | events/s | CPU s | events/CPU-s | keyed task CPU | source task CPU | net runtime s | checksum |");
+            System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            for (int r = 1 - warmup; r <= rounds; r++) {
+                for (Variant v : variants) {
+                    Run run = runOnce(r, v);
+                    System.out.println(row(run));
+                    if (r >= 1) {
+                        runs.add(run);
+                    }
+                }
+            }
+            summary(runs);
+        } finally {
+            deleteTree(checkpoints);
+        }
+    }
+
+    private void printSettings(double prepSeconds) {
+        Runtime rt = Runtime.getRuntime();
+        String gcs = ManagementFactory.getGarbageCollectorMXBeans().stream().map(GarbageCollectorMXBean::getName)
+                .collect(Collectors.joining(", "));
+        System.out.println("# lseq stream benchmark, " + ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
+        System.out.printf(Locale.ROOT, "model:               %s (%s; input tokens V=%d; output size %d)%n", modelDir,
+                model.config().name(), model.config().input().vocabSize(), model.outputSize());
+        System.out.printf(Locale.ROOT, "events:              %,d per scoring run, %,d per floor run (the same %,d events, cycled)%n",
+                events, floorEvents, events);
+        System.out.printf(Locale.ROOT, "keys:                %,d (uniform), seed %d; %,d bytes of JSON prepared in %.2f s%n", keys, seed,
+                BenchEvents.preparedBytes(), prepSeconds);
+        System.out.printf(Locale.ROOT, "rounds:              %d measured after %d warm-up, variants %s%n", rounds, warmup,
+                variants.stream().map(v -> v.id + " (" + v.what + ")").collect(Collectors.joining(", ")));
+        System.out.println("job:                 DataGeneratorSource(JSON bytes) -> ScoringJob.parse -> keyBy(key) -> "
+                + "ScoringOperator | pass-through -> discarding sink");
+        System.out.printf(Locale.ROOT, "flink:               %s, local MiniCluster, parallelism 1, max parallelism %d, "
+                + "checkpoints every %s to %s, object reuse off%n", EnvironmentInformation.getVersion(),
+                new JobOptions().maxParallelism, TimeUtils.formatWithHighestUnit(checkpointInterval), checkpoints.toUri());
+        System.out.printf(Locale.ROOT, "jvm:                 %s %s (%s), max heap %d MiB, GC %s%n", System.getProperty("java.vm.name"),
+                System.getProperty("java.runtime.version"), System.getProperty("java.vendor"), rt.maxMemory() >> 20, gcs);
+        System.out.printf(Locale.ROOT, "jvm args:            %s%n", ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                .filter(s -> !s.startsWith("--add-")).collect(Collectors.joining(" ")));
+        System.out.printf(Locale.ROOT, "machine:             %d cores available, %s %s%n", rt.availableProcessors(),
+                System.getProperty("os.name"), System.getProperty("os.arch"));
+        System.out.println("measured:            source's first record -> sink's last score; CPU = process CPU time over that span;");
+        System.out.println("                     keyed/source task CPU = that task thread's CPU time / wall time of the span");
+        System.out.println("                     (engine: the stepping thread's); net runtime = Flink's, start-up and final checkpoint included");
+    }
+
+    private Run runOnce(int round, Variant v) throws Exception {
+        if (v == Variant.ENGINE) {
+            return runEngine(round);
+        }
+        long total = v == Variant.FLOOR ? floorEvents : events;
+        JobOptions o = new JobOptions();
+        o.model = modelDir;
+        o.parallelism = 1;
+        o.stateBackend = v.backend();
+        o.checkpointInterval = checkpointInterval;
+        o.checkpointDir = checkpoints.toUri().toString();
+        o.deadLetter = null; // none expected; a reject would print on stderr and fail the count check
+        Configuration conf = ScoringJob.configuration(o);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+
+        DataGeneratorSource<RawRecord> source = new DataGeneratorSource<>(
+                new BenchEvents(seed, (int) events, keys, model.config().input().vocabSize(), total), total,
+                TypeInformation.of(RawRecord.class));
+        DataStream<RawRecord> raw = env.fromSource(source, WatermarkStrategy.noWatermarks(), "bench events")
+                .uid(ScoringJob.SOURCE_UID);
+        DataStream<Event> parsed = ScoringJob.parse(raw, o, model);
+        DataStream<Score> scores;
+        if (v == Variant.FLOOR) {
+            scores = parsed.keyBy(new ScoringJob.EventKey())
+                    .transform("pass-through", TypeInformation.of(Score.class),
+                            new PassThroughOperator(model.config().name(), model.outputSize(), model.emitsProbabilities()))
+                    .uid("lseq-pass-through");
+        } else {
+            scores = ScoringJob.score(parsed, o, modelSource);
+        }
+        scores.sinkTo(new CountingSink()).uid("bench-sink").name("discard");
+
+        System.gc();
+        RunProbe.reset(total);
+        JobExecutionResult result = env.execute("lseq stream bench " + v.id + " round " + round);
+        if (RunProbe.count != total || RunProbe.endNanos == 0 || RunProbe.startNanos == 0) {
+            throw new IllegalStateException(v.id + ": the sink saw " + RunProbe.count + " scores of " + total
+                    + " (a probe missed: are the tasks in this JVM?)");
+        }
+        double wall = (RunProbe.endNanos - RunProbe.startNanos) / 1e9;
+        return new Run(round, v, total, wall, (RunProbe.endProcessCpu - RunProbe.startProcessCpu) / 1e9,
+                (RunProbe.sinkThreadCpuEnd - RunProbe.sinkThreadCpuStart) / 1e9 / wall,
+                (RunProbe.sourceThreadCpuEnd - RunProbe.sourceThreadCpuStart) / 1e9 / wall,
+                result.getNetRuntime() / 1000.0, RunProbe.count, RunProbe.checksum);
+    }
+
+    /** The same events through {@code Scorer.stepToken} in this thread, one state per key, as the operator does. */
+    private Run runEngine(int round) {
+        int vocab = model.config().input().vocabSize();
+        KeyState[] states = new KeyState[keys];
+        Scorer scorer = model.newScorer();
+        float[] out = new float[model.outputSize()];
+        double sum = 0;
+        System.gc();
+        long t0 = System.nanoTime();
+        long cpu0 = RunProbe.processCpu();
+        long thread0 = RunProbe.threadCpu();
+        for (int i = 0; i < events; i++) {
+            int k = BenchEvents.key(seed, i, keys);
+            KeyState st = states[k];
+            if (st == null) {
+                st = states[k] = model.newState();
+            }
+            model.nextSeq(st);
+            scorer.stepToken(st, BenchEvents.token(seed, i, vocab), out);
+            sum += out[0];
+        }
+        double wall = (System.nanoTime() - t0) / 1e9;
+        double cpu = (RunProbe.processCpu() - cpu0) / 1e9;
+        double thread = (RunProbe.threadCpu() - thread0) / 1e9;
+        return new Run(round, Variant.ENGINE, events, wall, cpu, thread / wall, 0, wall, events, sum);
+    }
+
+    private static String row(Run r) {
+        boolean engine = r.variant() == Variant.ENGINE;
+        return String.format(Locale.ROOT, "| %s | %s | %,d | %.2f | %,.0f | %.2f | %,.0f | %.0f%% | %s | %s | %.6g |",
+                r.round() < 1 ? "warm-up" : Integer.toString(r.round()), r.variant().id, r.events(), r.seconds(),
+                r.eventsPerSecond(), r.cpuSeconds(), r.eventsPerCpuSecond(), 100 * r.keyedThreadCpu(),
+                engine ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * r.sourceThreadCpu()),
+                engine ? "-" : String.format(Locale.ROOT, "%.2f", r.netRuntime()), r.checksum());
+    }
+
+    private void summary(List<Run> runs) {
+        System.out.println();
+        System.out.printf(Locale.ROOT, "medians of %d rounds:%n%n", rounds);
+        System.out.println("| variant | events/s | µs/event | events/CPU-s | CPU µs/event | keyed task CPU | source task CPU |");
+        System.out.println("| --- | --- | --- | --- | --- | --- | --- |");
+        for (Variant v : variants) {
+            List<Run> rs = runs.stream().filter(r -> r.variant() == v).toList();
+            double eps = median(rs.stream().mapToDouble(Run::eventsPerSecond));
+            double epc = median(rs.stream().mapToDouble(Run::eventsPerCpuSecond));
+            System.out.printf(Locale.ROOT, "| %s (%s) | %,.0f | %.2f | %,.0f | %.2f | %.0f%% | %s |%n", v.id, v.what, eps,
+                    1e6 / eps, epc, 1e6 / epc, 100 * median(rs.stream().mapToDouble(Run::keyedThreadCpu)),
+                    v == Variant.ENGINE ? "-" : String.format(Locale.ROOT, "%.0f%%",
+                            100 * median(rs.stream().mapToDouble(Run::sourceThreadCpu))));
+        }
+        boolean scoring = variants.contains(Variant.HASHMAP) || variants.contains(Variant.ROCKSDB);
+        if (scoring && variants.contains(Variant.FLOOR)) {
+            System.out.println();
+            System.out.println("ratios to the floor, per round (events/s; events/CPU-s), then the median:");
+            System.out.println();
+            for (Variant v : variants) {
+                if (v == Variant.FLOOR || v == Variant.ENGINE) {
+                    continue;
+                }
+                List<Double> perRound = new ArrayList<>();
+                List<Double> perRoundCpu = new ArrayList<>();
+                for (int r = 1; r <= rounds; r++) {
+                    Run a = find(runs, r, v);
+                    Run f = find(runs, r, Variant.FLOOR);
+                    perRound.add(a.eventsPerSecond() / f.eventsPerSecond());
+                    perRoundCpu.add(a.eventsPerCpuSecond() / f.eventsPerCpuSecond());
+                }
+                System.out.printf(Locale.ROOT, "  %-8s / floor: events/s %s -> median %.2f%%; events/CPU-s %s -> median %.2f%%%n", v.id,
+                        percents(perRound), 100 * median(perRound.stream().mapToDouble(d -> d)), percents(perRoundCpu),
+                        100 * median(perRoundCpu.stream().mapToDouble(d -> d)));
+            }
+        }
+        if (scoring && variants.contains(Variant.ENGINE)) {
+            System.out.println();
+            System.out.println("the scoring job against the model step alone (events/s), per round, then the median:");
+            System.out.println();
+            for (Variant v : List.of(Variant.HASHMAP, Variant.ROCKSDB)) {
+                if (!variants.contains(v)) {
+                    continue;
+                }
+                List<Double> perRound = new ArrayList<>();
+                List<Double> extra = new ArrayList<>();
+                for (int r = 1; r <= rounds; r++) {
+                    Run a = find(runs, r, v);
+                    Run e = find(runs, r, Variant.ENGINE);
+                    perRound.add(a.eventsPerSecond() / e.eventsPerSecond());
+                    extra.add(1e6 / a.eventsPerSecond() - 1e6 / e.eventsPerSecond());
+                }
+                System.out.printf(Locale.ROOT, "  %-8s / engine: %s -> median %.1f%%; the job's extra time per event: median %.2f µs%n", v.id,
+                        percents(perRound), 100 * median(perRound.stream().mapToDouble(d -> d)),
+                        median(extra.stream().mapToDouble(d -> d)));
+            }
+        }
+        List<Variant> scored = variants.stream().filter(v -> v != Variant.FLOOR).toList();
+        if (scored.size() > 1) {
+            boolean same = true;
+            for (int r = 1; r <= rounds; r++) {
+                double c = find(runs, r, scored.get(0)).checksum();
+                for (Variant v : scored) {
+                    same &= find(runs, r, v).checksum() == c;
+                }
+            }
+            System.out.println();
+            System.out.println("scores of " + scored.stream().map(v -> v.id).collect(Collectors.joining(", ")) + ": "
+                    + (same ? "identical checksums in every round" : "CHECKSUMS DIFFER"));
+        }
+    }
+
+    private static Run find(List<Run> runs, int round, Variant v) {
+        return runs.stream().filter(r -> r.round() == round && r.variant() == v).findFirst().orElseThrow();
+    }
+
+    private static String percents(List<Double> xs) {
+        return xs.stream().map(x -> String.format(Locale.ROOT, "%.2f%%", 100 * x)).collect(Collectors.joining(" ", "[", "]"));
+    }
+
+    private static double median(java.util.stream.DoubleStream xs) {
+        double[] a = xs.sorted().toArray();
+        if (a.length == 0) {
+            return Double.NaN;
+        }
+        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+    }
+
+    private static void deleteTree(Path root) {
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
