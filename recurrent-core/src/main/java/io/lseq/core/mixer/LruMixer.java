@@ -2,7 +2,7 @@ package io.lseq.core.mixer;
 
 import io.lseq.core.format.ModelFormatException;
 import io.lseq.core.format.Weights;
-import io.lseq.core.math.Vec;
+import io.lseq.core.math.Linear;
 
 /**
  * Linear Recurrent Unit (Orvieto et al. 2023): a diagonal complex recurrence
@@ -19,10 +19,10 @@ public final class LruMixer implements Mixer {
     private final int n;
     private final double[] lambdaRe;
     private final double[] lambdaIm;
-    private final float[] bRe;
-    private final float[] bIm;
-    private final float[] cRe;
-    private final float[] cIm;
+    /** {@code [gamma * B_re; gamma * B_im]}: one {@code [2N, H]} product gives the input's re and im. */
+    private final Linear b;
+    /** {@code [C_re, -C_im]}: one {@code [H, 2N]} product of the state (re then im) gives Re(C h). */
+    private final Linear c;
     private final float[] d;
 
     /** Takes the {@code prefix} tensors (for example {@code blocks.0.mixer.}) from {@code w}. */
@@ -32,13 +32,14 @@ public final class LruMixer implements Mixer {
         float[] nuLog = w.take(prefix + "nu_log", n);
         float[] thetaLog = w.take(prefix + "theta_log", n);
         float[] gammaLog = w.take(prefix + "gamma_log", n);
-        bRe = w.take(prefix + "B_re", n, h).clone();
-        bIm = w.take(prefix + "B_im", n, h).clone();
-        cRe = w.take(prefix + "C_re", h, n);
-        cIm = w.take(prefix + "C_im", h, n);
+        float[] bRe = w.take(prefix + "B_re", n, h);
+        float[] bIm = w.take(prefix + "B_im", n, h);
+        float[] cRe = w.take(prefix + "C_re", h, n);
+        float[] cIm = w.take(prefix + "C_im", h, n);
         d = w.take(prefix + "D", h);
         lambdaRe = new double[n];
         lambdaIm = new double[n];
+        float[] bStacked = new float[2 * n * h];
         for (int i = 0; i < n; i++) {
             // exp(-exp(nu)) rounds to exactly 1 once exp(nu) < 1.1e-16. Capping at 1 - 2^-40 keeps
             // |lambda| < 1 through the cos/sin rounding too, and differs from the exact value only
@@ -53,10 +54,19 @@ public final class LruMixer implements Mixer {
             lambdaRe[i] = mod * Math.cos(phase);
             lambdaIm[i] = mod * Math.sin(phase);
             for (int j = 0; j < h; j++) {
-                bRe[i * h + j] *= gamma;
-                bIm[i * h + j] *= gamma;
+                bStacked[i * h + j] = gamma * bRe[i * h + j];
+                bStacked[(n + i) * h + j] = gamma * bIm[i * h + j];
             }
         }
+        b = new Linear(2 * n, h, bStacked, null);
+        float[] cStacked = new float[h * 2 * n];
+        for (int o = 0; o < h; o++) {
+            for (int i = 0; i < n; i++) {
+                cStacked[o * 2 * n + i] = cRe[o * n + i];
+                cStacked[o * 2 * n + n + i] = -cIm[o * n + i];
+            }
+        }
+        c = new Linear(h, 2 * n, cStacked, null);
     }
 
     /** |lambda_i|, for tests and inspection. */
@@ -76,7 +86,7 @@ public final class LruMixer implements Mixer {
 
     @Override
     public int scratchSize() {
-        return 0;
+        return 2 * n;
     }
 
     @Override
@@ -86,17 +96,17 @@ public final class LruMixer implements Mixer {
 
     @Override
     public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
+        b.apply(a, 0, scratch, 0); // scratch: re[N], im[N] of gamma * B a
         int im = off + n;
         for (int i = 0; i < n; i++) {
-            double ur = Vec.dot(bRe, i * h, a, 0, h);
-            double ui = Vec.dot(bIm, i * h, a, 0, h);
             double hr = state[off + i];
             double hi = state[im + i];
-            state[off + i] = (float) (lambdaRe[i] * hr - lambdaIm[i] * hi + ur);
-            state[im + i] = (float) (lambdaRe[i] * hi + lambdaIm[i] * hr + ui);
+            state[off + i] = (float) (lambdaRe[i] * hr - lambdaIm[i] * hi + scratch[i]);
+            state[im + i] = (float) (lambdaRe[i] * hi + lambdaIm[i] * hr + scratch[n + i]);
         }
+        c.apply(state, off, m, 0);
         for (int o = 0; o < h; o++) {
-            m[o] = Vec.dot(cRe, o * n, state, off, n) - Vec.dot(cIm, o * n, state, im, n) + d[o] * a[o];
+            m[o] += d[o] * a[o];
         }
     }
 }
