@@ -1,0 +1,46 @@
+package io.lseq.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.lseq.core.testing.TestModels;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** {@code lseq run} refuses bad command lines with one line that says what to change. */
+class RunCommandTest {
+    static final String MODEL = TestModels.repoRoot().resolve("examples/models/reference-lru").toString();
+    static final String EVENTS = "file:" + TestModels.repoRoot().resolve("examples/events/sample.jsonl");
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "--source|events.jsonl|--source: expected file:PATH or kafka://HOST:PORT/TOPIC",
+        "--sink|kafka://localhost/scores|--sink: 'localhost' is not HOST:PORT",
+        "--source|file:/no/such/file.jsonl|--source file:/no/such/file.jsonl: no such file",
+        "--checkpoint-interval|soon|--checkpoint-interval must be a positive duration",
+        "--state-ttl|-5s|--state-ttl must be a positive duration",
+        "--state-backend|leveldb|--state-backend must be hashmap or rocksdb",
+        "--parallelism|0|--parallelism must be a positive integer",
+        "--kafka-property|acks|--kafka-property needs KEY=VALUE",
+        "--jobmanager|localhost|--jobmanager must be HOST:PORT",
+    })
+    void badOptionsAreOneLineAndStatusTwo(String option, String value, String message) {
+        String[] argv = {"run", "--model", MODEL, "--source", EVENTS, "--sink", "file:/tmp/lseq-never", option, value};
+        if (option.equals("--source") || option.equals("--sink")) {
+            argv = new String[] {"run", "--model", MODEL, "--source", option.equals("--source") ? value : EVENTS,
+                "--sink", option.equals("--sink") ? value : "file:/tmp/lseq-never"};
+        }
+        CliRunner.Result r = CliRunner.run(argv);
+        assertEquals(2, r.status(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains(message), r.err());
+    }
+
+    @ParameterizedTest
+    @CsvSource({"run", "score", "inspect"})
+    void helpListsEveryOption(String cmd) {
+        CliRunner.Result r = CliRunner.run(cmd, "--help");
+        assertEquals(0, r.status());
+        assertTrue(r.out().startsWith("usage: lseq " + cmd), r.out());
+    }
+}
