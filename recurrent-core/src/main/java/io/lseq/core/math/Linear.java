@@ -67,4 +67,49 @@ public final class Linear {
             }
         }
     }
+
+    /**
+     * {@code y[t] = W x[t] + b} for rows {@code t} in {@code [from, to)}, each row its own array.
+     * Four rows share each pass over a column, so the weights are read a quarter as often as
+     * row by row: the batched product of the batch path.
+     */
+    public void applyRows(float[][] x, float[][] y, int from, int to) {
+        int t = from;
+        for (; t + 3 < to; t += 4) {
+            float[] x0 = x[t];
+            float[] x1 = x[t + 1];
+            float[] x2 = x[t + 2];
+            float[] x3 = x[t + 3];
+            float[] y0 = init(y[t]);
+            float[] y1 = init(y[t + 1]);
+            float[] y2 = init(y[t + 2]);
+            float[] y3 = init(y[t + 3]);
+            for (int j = 0; j < in; j++) {
+                float a0 = x0[j];
+                float a1 = x1[j];
+                float a2 = x2[j];
+                float a3 = x3[j];
+                float[] col = columns[j];
+                for (int o = 0; o < out; o++) {
+                    float w = col[o];
+                    y0[o] += a0 * w;
+                    y1[o] += a1 * w;
+                    y2[o] += a2 * w;
+                    y3[o] += a3 * w;
+                }
+            }
+        }
+        for (; t < to; t++) {
+            apply(x[t], 0, y[t], 0);
+        }
+    }
+
+    private float[] init(float[] y) {
+        if (bias != null) {
+            System.arraycopy(bias, 0, y, 0, out);
+        } else {
+            Arrays.fill(y, 0, out, 0f);
+        }
+        return y;
+    }
 }

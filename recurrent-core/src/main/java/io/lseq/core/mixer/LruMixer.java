@@ -3,6 +3,7 @@ package io.lseq.core.mixer;
 import io.lseq.core.format.ModelFormatException;
 import io.lseq.core.format.Weights;
 import io.lseq.core.math.Linear;
+import io.lseq.core.math.Parallel;
 
 /**
  * Linear Recurrent Unit (Orvieto et al. 2023): a diagonal complex recurrence
@@ -19,6 +20,9 @@ public final class LruMixer implements Mixer {
     private final int n;
     private final double[] lambdaRe;
     private final double[] lambdaIm;
+    /** ln|lambda| and arg(lambda), for lambda^L in one step: the scan's chunk carries. */
+    private final double[] lambdaLogMod;
+    private final double[] lambdaPhase;
     /** {@code [gamma * B_re; gamma * B_im]}: one {@code [2N, H]} product gives the input's re and im. */
     private final Linear b;
     /** {@code [C_re, -C_im]}: one {@code [H, 2N]} product of the state (re then im) gives Re(C h). */
@@ -39,6 +43,8 @@ public final class LruMixer implements Mixer {
         d = w.take(prefix + "D", h);
         lambdaRe = new double[n];
         lambdaIm = new double[n];
+        lambdaLogMod = new double[n];
+        lambdaPhase = new double[n];
         float[] bStacked = new float[2 * n * h];
         for (int i = 0; i < n; i++) {
             // exp(-exp(nu)) rounds to exactly 1 once exp(nu) < 1.1e-16. Capping at 1 - 2^-40 keeps
@@ -53,6 +59,8 @@ public final class LruMixer implements Mixer {
             }
             lambdaRe[i] = mod * Math.cos(phase);
             lambdaIm[i] = mod * Math.sin(phase);
+            lambdaLogMod[i] = Math.log(mod);
+            lambdaPhase[i] = phase;
             for (int j = 0; j < h; j++) {
                 bStacked[i * h + j] = gamma * bRe[i * h + j];
                 bStacked[(n + i) * h + j] = gamma * bIm[i * h + j];
@@ -107,6 +115,115 @@ public final class LruMixer implements Mixer {
         c.apply(state, off, m, 0);
         for (int o = 0; o < h; o++) {
             m[o] += d[o] * a[o];
+        }
+    }
+
+    /** Events per task of the batched projections. */
+    private static final int ROWS_PER_TASK = 64;
+    /** Shortest chunk of the parallel scan. */
+    private static final int MIN_CHUNK = 256;
+
+    /**
+     * The batch path: the input projection of every event at once, the recurrence as a chunked
+     * parallel scan over time ({@link #scan}), then the output projection of every event at once.
+     */
+    @Override
+    public void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
+        float[][] hs = new float[length][2 * n];
+        par.range(length, ROWS_PER_TASK, (from, to) -> b.applyRows(a, hs, from, to));
+        scan(state, off, hs, length, par);
+        par.range(length, ROWS_PER_TASK, (from, to) -> {
+            c.applyRows(hs, m, from, to);
+            for (int t = from; t < to; t++) {
+                float[] mt = m[t];
+                float[] at = a[t];
+                for (int o = 0; o < h; o++) {
+                    mt[o] += d[o] * at[o];
+                }
+            }
+        });
+    }
+
+    /**
+     * The linear recurrence {@code h_t = lambda h_{t-1} + u_t} over a run of events, in place:
+     * row {@code u[t]} (re then im) becomes {@code h_t}, and the state slice becomes the last.
+     *
+     * <p>Time is cut into chunks. Each chunk is scanned from zero in parallel; then, in order,
+     * each chunk's true starting state is carried forward, {@code start_{k+1} = lambda^L_k
+     * start_k + end_k} (lambda^L in closed form); then each chunk adds {@code lambda^(i+1)
+     * start_k} to its i-th row, in parallel. Arithmetic is in double, as in {@link #step}.
+     */
+    void scan(float[] state, int off, float[][] u, int length, Parallel par) {
+        int chunks = par.threads() == 1 ? 1 : (int) Math.min(par.threads() * 4L, Math.max(1, length / MIN_CHUNK));
+        int[] bounds = new int[chunks + 1];
+        for (int k = 0; k <= chunks; k++) {
+            bounds[k] = (int) ((long) length * k / chunks);
+        }
+        double[][] endRe = new double[chunks][n];
+        double[][] endIm = new double[chunks][n];
+        par.range(chunks, 1, (from, to) -> {
+            for (int k = from; k < to; k++) {
+                localScan(u, bounds[k], bounds[k + 1], endRe[k], endIm[k]);
+            }
+        });
+        double[][] startRe = new double[chunks + 1][n];
+        double[][] startIm = new double[chunks + 1][n];
+        for (int i = 0; i < n; i++) {
+            startRe[0][i] = state[off + i];
+            startIm[0][i] = state[off + n + i];
+        }
+        for (int k = 0; k < chunks; k++) {
+            int len = bounds[k + 1] - bounds[k];
+            for (int i = 0; i < n; i++) {
+                double mod = Math.exp(len * lambdaLogMod[i]);
+                double pr = mod * Math.cos(len * lambdaPhase[i]);
+                double pi = mod * Math.sin(len * lambdaPhase[i]);
+                double sr = startRe[k][i];
+                double si = startIm[k][i];
+                startRe[k + 1][i] = pr * sr - pi * si + endRe[k][i];
+                startIm[k + 1][i] = pr * si + pi * sr + endIm[k][i];
+            }
+        }
+        par.range(chunks, 1, (from, to) -> {
+            for (int k = from; k < to; k++) {
+                addCarry(u, bounds[k], bounds[k + 1], startRe[k], startIm[k]);
+            }
+        });
+        for (int i = 0; i < n; i++) {
+            state[off + i] = (float) startRe[chunks][i];
+            state[off + n + i] = (float) startIm[chunks][i];
+        }
+    }
+
+    /** Scans rows {@code [from, to)} from a zero state; leaves the chunk's last state in {@code endRe/endIm}. */
+    private void localScan(float[][] u, int from, int to, double[] endRe, double[] endIm) {
+        for (int t = from; t < to; t++) {
+            float[] row = u[t];
+            for (int i = 0; i < n; i++) {
+                double hr = lambdaRe[i] * endRe[i] - lambdaIm[i] * endIm[i] + row[i];
+                double hi = lambdaRe[i] * endIm[i] + lambdaIm[i] * endRe[i] + row[n + i];
+                endRe[i] = hr;
+                endIm[i] = hi;
+                row[i] = (float) hr;
+                row[n + i] = (float) hi;
+            }
+        }
+    }
+
+    /** Adds {@code lambda^(t-from+1) * start} to rows {@code [from, to)}. */
+    private void addCarry(float[][] u, int from, int to, double[] startRe, double[] startIm) {
+        double[] pr = lambdaRe.clone();
+        double[] pi = lambdaIm.clone();
+        for (int t = from; t < to; t++) {
+            float[] row = u[t];
+            for (int i = 0; i < n; i++) {
+                double r = pr[i];
+                double q = pi[i];
+                row[i] += (float) (r * startRe[i] - q * startIm[i]);
+                row[n + i] += (float) (r * startIm[i] + q * startRe[i]);
+                pr[i] = r * lambdaRe[i] - q * lambdaIm[i];
+                pi[i] = r * lambdaIm[i] + q * lambdaRe[i];
+            }
         }
     }
 }

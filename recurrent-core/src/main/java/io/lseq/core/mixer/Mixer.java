@@ -1,5 +1,7 @@
 package io.lseq.core.mixer;
 
+import io.lseq.core.math.Parallel;
+
 /**
  * A sequence mixer: maps one event's normed input {@code a} (width H) to an output {@code m}
  * (width {@link #outputDim()}), reading and updating the key's state in place.
@@ -30,4 +32,17 @@ public interface Mixer {
      * @param scratch at least {@link #scratchSize()} floats, contents undefined on entry
      */
     void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch);
+
+    /**
+     * Advances a run of {@code length} consecutive events of one key, starting at position
+     * {@code pos0}: row {@code a[t]} in, row {@code m[t]} out, the state left after the last
+     * event. Equal, within float rounding, to {@link #step} event by event, which is what this
+     * default does; mixers whose recurrence allows it run the events in parallel.
+     */
+    default void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
+        float[] scratch = new float[scratchSize()];
+        for (int t = 0; t < length; t++) {
+            step(state, off, pos0 + t, a[t], m[t], scratch);
+        }
+    }
 }

@@ -6,6 +6,7 @@ import io.lseq.core.math.Activation;
 import io.lseq.core.math.Gelu;
 import io.lseq.core.math.Linear;
 import io.lseq.core.math.Norm;
+import io.lseq.core.math.Parallel;
 import io.lseq.core.mixer.Mixer;
 import io.lseq.core.mixer.Mixers;
 
@@ -117,4 +118,68 @@ final class Block {
             }
         }
     }
+
+    /**
+     * The batch path: advances rows {@code x[0..length)} (one per event, width H) through this
+     * block in place, row-parallel where rows are independent; the mixer decides how its
+     * recurrence runs ({@link Mixer#sequence}).
+     */
+    void sequence(float[][] x, float[] state, long pos0, int length, Parallel par) {
+        int m = mixer.outputDim();
+        float[][] a = new float[length][h];
+        par.range(length, ROWS, (from, to) -> {
+            for (int t = from; t < to; t++) {
+                norm.apply(x[t], 0, a[t], 0);
+            }
+        });
+        float[][] mix = new float[length][m];
+        mixer.sequence(state, stateOffset, pos0, a, mix, length, par);
+        par.range(length, ROWS, (from, to) -> {
+            if (out1 != null) {
+                float[][] p1 = new float[to - from][h];
+                float[][] p2 = new float[to - from][h];
+                for (int t = from; t < to; t++) {
+                    gelu.apply(mix[t], 0, m);
+                }
+                float[][] g = java.util.Arrays.copyOfRange(mix, from, to);
+                out1.applyRows(g, p1, 0, to - from);
+                out2.applyRows(g, p2, 0, to - from);
+                for (int t = from; t < to; t++) {
+                    float[] xt = x[t];
+                    float[] q1 = p1[t - from];
+                    float[] q2 = p2[t - from];
+                    for (int i = 0; i < h; i++) {
+                        xt[i] += q1[i] * Activation.sigmoid(q2[i]);
+                    }
+                }
+            } else {
+                for (int t = from; t < to; t++) {
+                    for (int i = 0; i < h; i++) {
+                        x[t][i] += mix[t][i];
+                    }
+                }
+            }
+            if (fc1 != null) {
+                float[][] an = new float[to - from][h];
+                float[][] hid = new float[to - from][fc1.out()];
+                float[][] p = new float[to - from][h];
+                for (int t = from; t < to; t++) {
+                    mlpNorm.apply(x[t], 0, an[t - from], 0);
+                }
+                fc1.applyRows(an, hid, 0, to - from);
+                for (float[] row : hid) {
+                    gelu.apply(row, 0, row.length);
+                }
+                fc2.applyRows(hid, p, 0, to - from);
+                for (int t = from; t < to; t++) {
+                    for (int i = 0; i < h; i++) {
+                        x[t][i] += p[t - from][i];
+                    }
+                }
+            }
+        });
+    }
+
+    /** Events per task of the row-parallel parts. */
+    static final int ROWS = 64;
 }

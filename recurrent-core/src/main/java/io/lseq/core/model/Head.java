@@ -69,6 +69,16 @@ abstract class Head {
     /** Emits or stores what is due after the step; {@code y} is the last block's output. */
     abstract void after(float[] y, float[] state, int off, float[] out, float[] scratch);
 
+    /**
+     * The head's output from {@code y[yOff..yOff+H)} into {@code out[outOff..)}: for predictive
+     * heads the score of the event ({@code token} or {@code features}) under the prediction made
+     * from y; for classes the probabilities.
+     */
+    abstract void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch);
+
+    /** Whether the output for event t comes from {@code y_{t-1}} (else from {@code y_t}). */
+    abstract boolean predictive();
+
     /** {@code scratch[h..h+out) = head(final_norm(y[off..off+h)))}; returns where the result starts. */
     final int project(float[] y, int off, float[] scratch) {
         finalNorm.apply(y, off, scratch, 0);
@@ -96,6 +106,16 @@ abstract class Head {
         void after(float[] y, float[] state, int off, float[] out, float[] scratch) {
             System.arraycopy(y, 0, state, off, h);
         }
+
+        @Override
+        void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch) {
+            emit(state, off, token, features, out, 0, scratch);
+        }
+
+        @Override
+        boolean predictive() {
+            return true;
+        }
     }
 
     /** Surprisal in nats of the event's token under the previous step's logits. */
@@ -113,9 +133,9 @@ abstract class Head {
         }
 
         @Override
-        void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch) {
-            int logits = project(state, off, scratch);
-            out[0] = (float) (Vec.logSumExp(scratch, logits, proj.out()) - scratch[logits + token]);
+        void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch) {
+            int logits = project(y, yOff, scratch);
+            out[outOff] = (float) (Vec.logSumExp(scratch, logits, proj.out()) - scratch[logits + token]);
         }
     }
 
@@ -126,15 +146,15 @@ abstract class Head {
         }
 
         @Override
-        void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch) {
-            int pred = project(state, off, scratch);
+        void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch) {
+            int pred = project(y, yOff, scratch);
             int f = proj.out();
             double sum = 0;
             for (int i = 0; i < f; i++) {
                 double d = scratch[pred + i] - (double) features[i];
                 sum += d * d;
             }
-            out[0] = (float) (sum / f);
+            out[outOff] = (float) (sum / f);
         }
     }
 
@@ -159,9 +179,19 @@ abstract class Head {
 
         @Override
         void after(float[] y, float[] state, int off, float[] out, float[] scratch) {
-            int logits = project(y, 0, scratch);
+            emit(y, 0, 0, null, out, 0, scratch);
+        }
+
+        @Override
+        void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch) {
+            int logits = project(y, yOff, scratch);
             Vec.softmax(scratch, logits, proj.out());
-            System.arraycopy(scratch, logits, out, 0, proj.out());
+            System.arraycopy(scratch, logits, out, outOff, proj.out());
+        }
+
+        @Override
+        boolean predictive() {
+            return false;
         }
     }
 }

@@ -41,4 +41,15 @@ final class InputLayer {
             proj.apply(features, 0, x, 0);
         }
     }
+
+    /** {@code x[t] = input of event t} for {@code t} in {@code [from, to)}. */
+    void applyRows(int[] tokens, float[][] features, float[][] x, int from, int to) {
+        if (embed != null) {
+            for (int t = from; t < to; t++) {
+                System.arraycopy(embed, tokens[t] * h, x[t], 0, h);
+            }
+        } else {
+            proj.applyRows(features, x, from, to);
+        }
+    }
 }

@@ -39,6 +39,10 @@ public final class KeyState {
         position++;
     }
 
+    void advance(long events) {
+        position += events;
+    }
+
     /** A deep copy. */
     public KeyState copy() {
         return new KeyState(values.clone(), position);

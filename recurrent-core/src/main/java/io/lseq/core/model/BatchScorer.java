@@ -1,0 +1,118 @@
+package io.lseq.core.model;
+
+import io.lseq.core.math.Parallel;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The batch path: scores whole runs of events (keys x events) at once and leaves each key's
+ * state where stepping event by event would, within float rounding. Projections run as batched
+ * products over an event's rows, the LRU recurrence as a chunked parallel scan over time;
+ * mixers without a parallel form (GRU, LSTM, attention, GAU) step through their events.
+ *
+ * <p>Many keys are spread over the threads, key by key; a few long keys are each split over all
+ * threads, by rows and by scan chunks. Thread-safe; one instance may serve concurrent calls.
+ */
+public final class BatchScorer implements AutoCloseable {
+    private final Model model;
+    private final Parallel par;
+
+    /** @param threads worker threads (1: everything in the caller) */
+    public BatchScorer(Model model, int threads) {
+        this.model = model;
+        this.par = new Parallel(threads);
+    }
+
+    /**
+     * Scores every sequence and advances its state.
+     *
+     * @throws IllegalArgumentException before any state changes, if a sequence does not fit the
+     *     model (input kind, token range, feature size or values, output size)
+     */
+    public void score(List<Sequence> batch) {
+        for (Sequence s : batch) {
+            validate(s);
+        }
+        if (batch.size() >= 2 * par.threads()) {
+            par.range(batch.size(), 1, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    run(batch.get(i), Parallel.SERIAL);
+                }
+            });
+        } else {
+            for (Sequence s : batch) {
+                run(s, par);
+            }
+        }
+    }
+
+    private void run(Sequence s, Parallel p) {
+        int length = s.length();
+        if (length == 0) {
+            return;
+        }
+        int h = model.config().dModel();
+        float[] values = s.state().values();
+        long pos0 = s.state().position();
+        Head head = model.head();
+        int headOff = model.headStateOffset();
+        int k = model.outputSize();
+        float[][] x = new float[length][h];
+        p.range(length, Block.ROWS, (from, to) -> model.input().applyRows(s.tokens(), s.features(), x, from, to));
+        float[] yBefore = head.predictive() ? Arrays.copyOfRange(values, headOff, headOff + h) : null;
+        for (Block b : model.blocks()) {
+            b.sequence(x, values, pos0, length, p);
+        }
+        p.range(length, Block.ROWS, (from, to) -> {
+            float[] scratch = new float[head.scratchSize()];
+            for (int t = from; t < to; t++) {
+                float[] y = head.predictive() ? (t == 0 ? yBefore : x[t - 1]) : x[t];
+                head.emit(y, 0, s.tokens() == null ? 0 : s.tokens()[t], s.features() == null ? null : s.features()[t],
+                        s.out(), t * k, scratch);
+            }
+        });
+        if (head.predictive()) {
+            System.arraycopy(x[length - 1], 0, values, headOff, h);
+        }
+        s.state().advance(length);
+    }
+
+    private void validate(Sequence s) {
+        var in = model.config().input();
+        if (s.state().values().length != model.stateSize()) {
+            throw new IllegalArgumentException("state has " + s.state().values().length + " floats, model needs "
+                    + model.stateSize());
+        }
+        if (in.tokens() != (s.tokens() != null) || (s.tokens() != null) == (s.features() != null)) {
+            throw new IllegalArgumentException("model " + model.config().name() + " takes "
+                    + (in.tokens() ? "tokens" : "features") + ": give exactly that");
+        }
+        if (s.out().length < (long) s.length() * model.outputSize()) {
+            throw new IllegalArgumentException("out holds " + s.out().length + " floats, " + s.length() + " events need "
+                    + (long) s.length() * model.outputSize());
+        }
+        if (s.tokens() != null) {
+            for (int t : s.tokens()) {
+                if (t < 0 || t >= in.vocabSize()) {
+                    throw new IllegalArgumentException("token " + t + " out of range [0, " + in.vocabSize() + ")");
+                }
+            }
+        } else {
+            for (float[] f : s.features()) {
+                if (f.length != in.dim()) {
+                    throw new IllegalArgumentException("expected " + in.dim() + " features, got " + f.length);
+                }
+                for (float v : f) {
+                    if (!Float.isFinite(v)) {
+                        throw new IllegalArgumentException("features must be finite, got " + v);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        par.close();
+    }
+}
