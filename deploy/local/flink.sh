@@ -1,0 +1,467 @@
+#!/usr/bin/env bash
+# Runs a local Flink 2.2 session cluster on 127.0.0.1 -- one JobManager and N TaskManagers, each
+# a background JVM -- from Maven-resolved jars: no Flink distribution download (flink-dist is not
+# on Maven Central). Jobs are submitted over REST, e.g. bin/lseq run --jobmanager 127.0.0.1:8081.
+#
+#   deploy/local/flink.sh start [--taskmanagers N]   JobManager + N TaskManagers (default 1); waits
+#                                                    until /overview shows N registered
+#   deploy/local/flink.sh stop [--clean]             TERM every process, KILL after 20 s; --clean
+#                                                    also deletes the run dir's logs, checkpoints, ...
+#   deploy/local/flink.sh status                     "running ..." (exit 0) or "stopped" (exit 3)
+#   deploy/local/flink.sh start-taskmanager          adds one TaskManager, waits until registered
+#   deploy/local/flink.sh stop-taskmanager [ID] [--kill]
+#                                                    stops TaskManager ID (default: the highest
+#                                                    running); --kill sends SIGKILL (a crash)
+#
+# Environment (read by `start`; the other commands use what `start` wrote to the run dir):
+#   FLINK_REST_PORT        REST API and web UI                    (default 8081)
+#   FLINK_RPC_PORT         JobManager RPC                         (default 6123)
+#   FLINK_RUN_DIR          config, logs, pids, checkpoints, tmp   (default deploy/local/.run/flink)
+#   FLINK_CHECKPOINT_DIR   execution.checkpointing.dir            (default file://<run dir>/checkpoints)
+#   FLINK_TM_MEMORY        taskmanager.memory.process.size        (default in conf/config.yaml: 1024m)
+#   FLINK_JM_MEMORY        jobmanager.memory.process.size         (default in conf/config.yaml: 768m)
+#   FLINK_JAVA_OPTS        extra JVM flags for every process (word-split)
+#   FLINK_START_TIMEOUT    seconds start waits for the cluster    (default 90)
+# Every other port (TaskManager RPC and data, blob server, metrics) is picked free by Flink.
+#
+# See deploy/local/README.md.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+POM="$HERE/flink/pom.xml"
+CP_CACHE="$HERE/flink/target/classpath"
+CONF_SRC="$HERE/conf"
+
+HOST=127.0.0.1
+RUN_DIR="${FLINK_RUN_DIR:-$HERE/.run/flink}"
+[[ "$RUN_DIR" == /* ]] || RUN_DIR="$PWD/$RUN_DIR"
+CONF_DIR="$RUN_DIR/conf"
+LOG_DIR="$RUN_DIR/log"
+START_TIMEOUT="${FLINK_START_TIMEOUT:-90}"
+JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+
+JM_CLASS=org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint
+TM_CLASS=org.apache.flink.runtime.taskexecutor.TaskManagerRunner
+JM_PID_FILE="$RUN_DIR/jobmanager.pid"
+
+log() { echo "flink.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+# The pid in a pid file, if that process is alive and is this run dir's JobManager/TaskManager.
+running_pid() {
+  local pid_file="$1" class="$2" pid
+  [[ -f "$pid_file" ]] || return 1
+  pid="$(cat "$pid_file" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against a recycled pid: the command line must be our class on our config dir.
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$class --configDir $CONF_DIR " || return 1
+  fi
+  echo "$pid"
+}
+
+tm_pid_file() { echo "$RUN_DIR/taskmanager-$1.pid"; }
+
+# Ids (numbers) of the TaskManagers with a pid file, ascending.
+tm_ids() {
+  local f
+  for f in "$RUN_DIR"/taskmanager-*.pid; do
+    [[ -e "$f" ]] || continue
+    f="${f##*/taskmanager-}"
+    echo "${f%.pid}"
+  done | sort -n
+}
+
+# "ID PID" of each running TaskManager; removes the pid files of dead ones.
+running_tms() {
+  local id pid
+  for id in $(tm_ids); do
+    if pid="$(running_pid "$(tm_pid_file "$id")" "$TM_CLASS")"; then
+      echo "$id $pid"
+    else
+      rm -f "$(tm_pid_file "$id")"
+    fi
+  done
+}
+
+port_answers() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# Sends TERM to the given pids, waits up to 20 s for all of them, then KILLs what is left.
+stop_pids() {
+  local pid i alive
+  (($# > 0)) || return 0
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for ((i = 0; i < 100; i++)); do # 20 s
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || return 0
+    sleep 0.2
+  done
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid still alive after 20 s; sending KILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  for ((i = 0; i < 25; i++)); do
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || return 0
+    sleep 0.2
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Classpath and configuration
+
+# Resolve the cluster's classpath with Maven once; cache it next to the pom (target/ is ignored)
+# and refresh it when the pom changes. Offline first, so a warm ~/.m2 needs no network.
+classpath() {
+  if [[ ! -s "$CP_CACHE" || "$POM" -nt "$CP_CACHE" ]]; then
+    log "resolving the Flink classpath with Maven (once)"
+    mkdir -p "$(dirname "$CP_CACHE")"
+    local tmp="$CP_CACHE.$$"
+    mvn -q -B -o -f "$POM" dependency:build-classpath -Dmdep.outputFile="$tmp" >/dev/null 2>&1 \
+      || mvn -q -B -f "$POM" dependency:build-classpath -Dmdep.outputFile="$tmp" >&2 \
+      || die "mvn could not resolve $POM"
+    mv -f "$tmp" "$CP_CACHE"
+  fi
+  cat "$CP_CACHE"
+}
+
+# Sets a flattened top-level key of the run dir's config.yaml (replaces its line, or appends).
+set_key() {
+  local key="$1" value="$2" file="$CONF_DIR/config.yaml"
+  awk -v k="$key" -v v="$value" '
+    index($0, k ":") == 1 { print k ": " v; done = 1; next }
+    { print }
+    END { if (!done) print k ": " v }' "$file" >"$file.tmp"
+  mv -f "$file.tmp" "$file"
+}
+
+# A flattened top-level key's value in the run dir's config.yaml (without a trailing comment).
+get_key() {
+  local key="$1" file="$CONF_DIR/config.yaml"
+  [[ -f "$file" ]] || return 1
+  awk -v k="$key" 'index($0, k ":") == 1 {
+      v = substr($0, length(k) + 2); sub(/[ \t]+#.*$/, "", v); gsub(/^[ \t]+|[ \t]+$/, "", v); print v }' \
+    "$file" | tail -n 1
+}
+
+write_config() {
+  mkdir -p "$CONF_DIR" "$LOG_DIR" "$RUN_DIR/tmp" "$RUN_DIR/web/upload" "$RUN_DIR/checkpoints" \
+    "$RUN_DIR/savepoints" "$RUN_DIR/plugins"
+  {
+    echo "# Generated by deploy/local/flink.sh from deploy/local/conf/config.yaml on every start;"
+    echo "# edits are lost."
+    cat "$CONF_SRC/config.yaml"
+  } >"$CONF_DIR/config.yaml"
+  cp -f "$CONF_SRC/log4j.properties" "$CONF_SRC/log4j-console.properties" "$CONF_DIR/"
+  set_key jobmanager.rpc.port "${FLINK_RPC_PORT:-6123}"
+  set_key rest.port "${FLINK_REST_PORT:-8081}"
+  set_key execution.checkpointing.dir "${FLINK_CHECKPOINT_DIR:-file://$RUN_DIR/checkpoints}"
+  set_key execution.checkpointing.savepoint-dir "file://$RUN_DIR/savepoints"
+  set_key io.tmp.dirs "$RUN_DIR/tmp"
+  set_key web.tmpdir "$RUN_DIR/web"
+  set_key web.upload.dir "$RUN_DIR/web/upload"
+  [[ -z "${FLINK_TM_MEMORY:-}" ]] || set_key taskmanager.memory.process.size "$FLINK_TM_MEMORY"
+  [[ -z "${FLINK_JM_MEMORY:-}" ]] || set_key jobmanager.memory.process.size "$FLINK_JM_MEMORY"
+  return 0
+}
+
+rest_port() { get_key rest.port || echo "${FLINK_REST_PORT:-8081}"; }
+
+# GET http://127.0.0.1:<rest port><path>, body on stdout; fails if it does not answer 2xx.
+rest_get() { curl -sf --max-time 3 "http://$HOST:$(rest_port)$1"; }
+
+# Number of TaskManagers registered at the JobManager (fails if the REST endpoint is not up).
+registered_tms() {
+  local body
+  body="$(rest_get /overview)" || return 1
+  grep -o '"taskmanagers":[0-9]*' <<<"$body" | cut -d: -f2
+}
+
+# Runs BashJavaUtils (GET_JM_RESOURCE_PARAMS or GET_TM_RESOURCE_PARAMS) on the run dir's config,
+# as flink-dist's bash-java-utils.sh does; sets JVM_PARAMS (line 1 of the result: -Xmx, -Xms,
+# -XX:Max...Size) and DYNAMIC_PARAMS (line 2: "-D key=value ..." for the entrypoint).
+resource_params() {
+  local cmd="$1" cp="$2" name="$3" output results prefix="BASH_JAVA_UTILS_EXEC_RESULT:"
+  output="$("$JAVA" -Dlog4j.configurationFile="file:$CONF_DIR/log4j-console.properties" -cp "$cp" \
+    org.apache.flink.runtime.util.bash.BashJavaUtils "$cmd" --configDir "$CONF_DIR" 2>&1)" || {
+    printf '%s\n' "$output" | tail -n 30 >&2
+    die "BashJavaUtils $cmd failed"
+  }
+  printf '%s\n' "$output" | grep -v "$prefix" >"$LOG_DIR/bash-java-utils-$name.log" || true
+  results="$(printf '%s\n' "$output" | grep "$prefix" | sed "s/^$prefix//")" || true
+  [[ "$(printf '%s\n' "$results" | grep -c .)" == 2 ]] || {
+    printf '%s\n' "$output" | tail -n 30 >&2
+    die "BashJavaUtils $cmd: expected 2 result lines"
+  }
+  JVM_PARAMS="$(printf '%s\n' "$results" | head -n 1)"
+  DYNAMIC_PARAMS="$(printf '%s\n' "$results" | tail -n 1)"
+}
+
+# The env.java.opts.all of the config (flink-dist's --add-opens list for Java 17).
+java_opts_all() { get_key env.java.opts.all || true; }
+
+# Keeps one previous log of a process: <name>.log/.out -> <name>.log.prev/.out.prev.
+rotate_logs() {
+  local name="$1" f
+  for f in "$LOG_DIR/$name.log" "$LOG_DIR/$name.out"; do
+    [[ -e "$f" ]] && mv -f "$f" "$f.prev"
+  done
+  return 0
+}
+
+# Launches a JVM in the background (stdin/stdout/stderr detached, so that a caller reading this
+# script's output is not held open by it); echoes its pid.
+launch() {
+  local name="$1" class="$2" jvm_params="$3" dynamic="$4" cp="$5"
+  rotate_logs "$name"
+  # In the run dir, so that relative paths (e.g. the "plugins" dir Flink looks for) land there.
+  cd "$RUN_DIR"
+  # shellcheck disable=SC2086  # the flag lists are word-split on purpose
+  FLINK_CONF_DIR="$CONF_DIR" FLINK_PLUGINS_DIR="$RUN_DIR/plugins" nohup "$JAVA" $jvm_params -XX:+UseG1GC $(java_opts_all) ${FLINK_JAVA_OPTS:-} \
+    -Dlog.file="$LOG_DIR/$name.log" \
+    -Dlog4j.configuration="file:$CONF_DIR/log4j.properties" \
+    -Dlog4j.configurationFile="file:$CONF_DIR/log4j.properties" \
+    -classpath "$cp" "$class" --configDir "$CONF_DIR" $dynamic \
+    >"$LOG_DIR/$name.out" 2>&1 </dev/null &
+  echo $!
+}
+
+# Smallest TaskManager id whose pid file names no live process. (Only kill -0, not the command
+# line check of running_pid: a TaskManager launched a moment ago may not have exec'd java yet.)
+next_tm_id() {
+  local id=1 pid
+  while :; do
+    pid="$(cat "$(tm_pid_file "$id")" 2>/dev/null || true)"
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || break
+    id=$((id + 1))
+  done
+  echo "$id"
+}
+
+# Starts one TaskManager with the given memory parameters; echoes its id.
+launch_tm() {
+  local cp="$1" jvm_params="$2" dynamic="$3" id pid
+  id="$(next_tm_id)"
+  pid="$(launch "taskmanager-$id" "$TM_CLASS" "$jvm_params" "$dynamic" "$cp")"
+  echo "$pid" >"$(tm_pid_file "$id")"
+  echo "$id"
+}
+
+show_failure() {
+  local f
+  for f in "$LOG_DIR"/*.log "$LOG_DIR"/*.out; do
+    [[ -s "$f" ]] || continue
+    case "$f" in *.prev | */bash-java-utils-*) continue ;; esac
+    echo "--- tail of $f" >&2
+    tail -n 20 "$f" >&2 || true
+  done
+}
+
+elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+start() {
+  local n=1
+  while (($#)); do
+    case "$1" in
+      --taskmanagers) [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--taskmanagers needs a number"; n="$2"; shift 2 ;;
+      --taskmanagers=*) n="${1#*=}"; [[ "$n" =~ ^[0-9]+$ ]] || die "--taskmanagers needs a number"; shift ;;
+      *) die "usage: $0 start [--taskmanagers N]" ;;
+    esac
+  done
+
+  local pid
+  if pid="$(running_pid "$JM_PID_FILE" "$JM_CLASS")"; then
+    echo "already running (JobManager pid $pid, web UI http://$HOST:$(rest_port)/)"
+    exit 0
+  fi
+  command -v "$JAVA" >/dev/null || die "java not found (set JAVA_HOME)"
+  command -v curl >/dev/null || die "curl not found"
+  # TaskManagers left over from a JobManager that died: stop them first.
+  local leftovers
+  leftovers="$(running_tms | cut -d' ' -f2)"
+  if [[ -n "$leftovers" ]]; then
+    log "stopping TaskManagers left without a JobManager: $(echo $leftovers)"
+    # shellcheck disable=SC2086
+    stop_pids $leftovers
+  fi
+  rm -f "$JM_PID_FILE" "$RUN_DIR"/taskmanager-*.pid
+
+  local rest="${FLINK_REST_PORT:-8081}" rpc="${FLINK_RPC_PORT:-6123}"
+  port_answers "$rest" && die "port $HOST:$rest is already in use by another process"
+  port_answers "$rpc" && die "port $HOST:$rpc is already in use by another process"
+
+  local t0 cp jm_pid
+  t0="$(date +%s%N)"
+  cp="$(classpath)"
+  write_config
+  printf '%s\n' "$cp" >"$RUN_DIR/classpath"
+
+  resource_params GET_JM_RESOURCE_PARAMS "$cp" jobmanager
+  jm_pid="$(launch jobmanager "$JM_CLASS" "$JVM_PARAMS" "--executionMode cluster $DYNAMIC_PARAMS" "$cp")"
+  echo "$jm_pid" >"$JM_PID_FILE"
+
+  # While the JobManager starts: the TaskManagers' memory flags.
+  resource_params GET_TM_RESOURCE_PARAMS "$cp" taskmanager
+  local tm_jvm="$JVM_PARAMS" tm_dynamic="$DYNAMIC_PARAMS"
+
+  # The TaskManagers start with the JobManager (JVM start-up dominates on a small machine);
+  # one that reaches the ResourceManager before it is up retries after
+  # cluster.registration.error-delay (1 s in conf/config.yaml).
+  local i count
+  for ((i = 0; i < n; i++)); do launch_tm "$cp" "$tm_jvm" "$tm_dynamic" >/dev/null; done
+
+  local deadline=$((SECONDS + START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$jm_pid" 2>/dev/null; then
+      show_failure
+      stop_all
+      die "the JobManager exited during startup (logs: $LOG_DIR)"
+    fi
+    for i in $(tm_ids); do
+      kill -0 "$(cat "$(tm_pid_file "$i")")" 2>/dev/null && continue
+      show_failure
+      stop_all
+      die "TaskManager $i exited during startup (logs: $LOG_DIR)"
+    done
+    count="$(registered_tms || echo -1)"
+    if [[ "$count" == "$n" ]]; then
+      echo "started JobManager (pid $jm_pid) and $n TaskManager(s) in $(elapsed_ms "$t0") ms"
+      echo "web UI / REST: http://$HOST:$(rest_port)/   logs: $LOG_DIR"
+      return 0
+    fi
+    sleep 0.2
+  done
+  show_failure
+  stop_all
+  die "the cluster was not ready after ${START_TIMEOUT}s; stopped it (logs: $LOG_DIR)"
+}
+
+start_taskmanager() {
+  (($# == 0)) || die "usage: $0 start-taskmanager"
+  running_pid "$JM_PID_FILE" "$JM_CLASS" >/dev/null || die "the cluster is not running (start it first)"
+  local t0 cp id pid
+  t0="$(date +%s%N)"
+  cp="$(cat "$RUN_DIR/classpath")"
+  resource_params GET_TM_RESOURCE_PARAMS "$cp" taskmanager
+  id="$(launch_tm "$cp" "$JVM_PARAMS" "$DYNAMIC_PARAMS")"
+  pid="$(cat "$(tm_pid_file "$id")")"
+  # Registered when its own (fresh) log says so; the count in /overview may still include a
+  # TaskManager that was just killed and is not yet declared lost.
+  local deadline=$((SECONDS + START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$LOG_DIR/taskmanager-$id.log" "$LOG_DIR/taskmanager-$id.out" >&2 || true
+      rm -f "$(tm_pid_file "$id")"
+      die "TaskManager $id exited during startup (log: $LOG_DIR/taskmanager-$id.log)"
+    fi
+    if grep -q 'Successful registration at resource manager' "$LOG_DIR/taskmanager-$id.log" 2>/dev/null; then
+      echo "started TaskManager $id (pid $pid) in $(elapsed_ms "$t0") ms; log $LOG_DIR/taskmanager-$id.log"
+      return 0
+    fi
+    sleep 0.2
+  done
+  tail -n 40 "$LOG_DIR/taskmanager-$id.log" >&2 || true
+  stop_pids "$pid"
+  rm -f "$(tm_pid_file "$id")"
+  die "TaskManager $id did not register within ${START_TIMEOUT}s; stopped it"
+}
+
+stop_taskmanager() {
+  local id="" kill_it=0
+  while (($#)); do
+    case "$1" in
+      --kill) kill_it=1 ;;
+      [0-9]*) [[ "$1" =~ ^[0-9]+$ ]] || die "not a TaskManager id: $1"; id="$1" ;;
+      *) die "usage: $0 stop-taskmanager [ID] [--kill]" ;;
+    esac
+    shift
+  done
+  local tms pid
+  tms="$(running_tms)"
+  if [[ -z "$id" ]]; then
+    [[ -n "$tms" ]] || die "no TaskManager is running"
+    id="$(tail -n 1 <<<"$tms" | cut -d' ' -f1)"
+  fi
+  pid="$(awk -v i="$id" '$1 == i { print $2 }' <<<"$tms")"
+  [[ -n "$pid" ]] || die "TaskManager $id is not running"
+  if ((kill_it)); then
+    kill -KILL "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    echo "killed TaskManager $id (pid $pid, SIGKILL)"
+  else
+    stop_pids "$pid"
+    echo "stopped TaskManager $id (pid $pid)"
+  fi
+  rm -f "$(tm_pid_file "$id")"
+}
+
+# Stops every process of this run dir (TaskManagers and JobManager together); echoes nothing.
+stop_all() {
+  local pids=() pid id
+  while read -r id pid; do [[ -n "$pid" ]] && pids+=("$pid"); done < <(running_tms)
+  pid="$(running_pid "$JM_PID_FILE" "$JM_CLASS")" && pids+=("$pid")
+  ((${#pids[@]} == 0)) || stop_pids "${pids[@]}"
+  rm -f "$JM_PID_FILE" "$RUN_DIR"/taskmanager-*.pid
+  STOPPED=("${pids[@]}")
+}
+
+stop() {
+  local clean="${1:-}"
+  [[ -z "$clean" || "$clean" == "--clean" ]] || die "usage: $0 stop [--clean]"
+  STOPPED=()
+  stop_all
+  if ((${#STOPPED[@]})); then
+    echo "stopped (pids ${STOPPED[*]})"
+  else
+    echo "not running"
+  fi
+  if [[ "$clean" == "--clean" ]]; then
+    # Only what start creates; then the run dir itself if nothing else is in it.
+    rm -rf "$CONF_DIR" "$LOG_DIR" "$RUN_DIR/tmp" "$RUN_DIR/web" "$RUN_DIR/checkpoints" \
+      "$RUN_DIR/savepoints" "$RUN_DIR/plugins"
+    rm -f "$RUN_DIR/classpath"
+    rmdir "$RUN_DIR" 2>/dev/null || true
+    echo "deleted $RUN_DIR"
+  fi
+}
+
+status() {
+  local pid tms count
+  if pid="$(running_pid "$JM_PID_FILE" "$JM_CLASS")"; then
+    tms="$(running_tms | awk '{ printf "%s%s (pid %s)", (NR > 1 ? ", " : ""), $1, $2 }')"
+    count="$(registered_tms || echo '?')"
+    echo "running (JobManager pid $pid, web UI http://$HOST:$(rest_port)/; TaskManagers: ${tms:-none}; registered: $count)"
+  else
+    tms="$(running_tms | awk '{ printf "%s%s (pid %s)", (NR > 1 ? ", " : ""), $1, $2 }')"
+    if [[ -n "$tms" ]]; then
+      echo "stopped (no JobManager; TaskManagers still running: $tms; run stop)"
+    else
+      echo "stopped"
+    fi
+    exit 3
+  fi
+}
+
+case "${1:-}" in
+  start) shift; start "$@" ;;
+  stop) shift; stop "$@" ;;
+  status) status ;;
+  start-taskmanager) shift; start_taskmanager "$@" ;;
+  stop-taskmanager) shift; stop_taskmanager "$@" ;;
+  *)
+    echo "usage: $0 start [--taskmanagers N] | stop [--clean] | status | start-taskmanager | stop-taskmanager [ID] [--kill]" >&2
+    exit 2
+    ;;
+esac
