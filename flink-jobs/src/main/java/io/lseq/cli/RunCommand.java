@@ -127,9 +127,11 @@ public final class RunCommand implements Command {
         return o;
     }
 
+    /** Parses an endpoint; a file path becomes absolute, since TaskManagers open it, not this process. */
     private static Endpoint endpoint(String option, String text) {
         try {
-            return Endpoint.parse(option, text);
+            Endpoint e = Endpoint.parse(option, text);
+            return e.kafka() ? e : new Endpoint(false, null, Path.of(e.target()).toAbsolutePath().normalize().toString());
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
