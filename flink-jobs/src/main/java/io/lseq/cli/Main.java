@@ -17,7 +17,7 @@ public final class Main {
     private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
     static {
-        for (Command c : List.of(new ScoreCommand(), new RunCommand(), new InspectCommand())) {
+        for (Command c : List.of(new ScoreCommand(), new RunCommand(), new BackfillCommand(), new InspectCommand())) {
             COMMANDS.put(c.name(), c);
         }
     }

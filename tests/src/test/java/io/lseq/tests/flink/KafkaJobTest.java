@@ -62,16 +62,15 @@ class KafkaJobTest {
         assertExactlyOnceAndEqual(env, o, file, out);
     }
 
-    /** Fails the job once, after a checkpoint has completed and part of the stream was scored. */
+    /** Fails the job once: on the first score after a checkpoint has completed. */
     static final class FailOnce extends RichMapFunction<Score, Score> implements CheckpointListener {
         private static final long serialVersionUID = 1L;
         static final AtomicBoolean FAILED = new AtomicBoolean();
         static final AtomicInteger CHECKPOINTS = new AtomicInteger();
-        private int seen;
 
         @Override
         public Score map(Score s) {
-            if (++seen > 1500 && CHECKPOINTS.get() > 0 && FAILED.compareAndSet(false, true)) {
+            if (CHECKPOINTS.get() > 0 && FAILED.compareAndSet(false, true)) {
                 throw new IllegalStateException("injected failure after a completed checkpoint");
             }
             return s;
@@ -88,22 +87,45 @@ class KafkaJobTest {
         EmbeddedKafka kafka = KAFKA.kafka();
         kafka.createTopic("events-fail", 4);
         kafka.createTopic("scores-fail", 3);
-        Path file = KafkaJobs.publish(kafka, "events-fail", KafkaJobs.tokenEvents(KEYS, PER_KEY, 512, 11),
-                tmp.resolve("in.jsonl"));
+        FailOnce.FAILED.set(false);
+        FailOnce.CHECKPOINTS.set(0);
+        // The first half is scored and checkpointed; the second half arrives after that
+        // checkpoint, so the failure hits the middle of the stream whatever the scoring speed.
+        List<String> events = KafkaJobs.tokenEvents(KEYS, PER_KEY, 512, 11);
+        Path file = java.nio.file.Files.write(tmp.resolve("in.jsonl"), events);
+        int half = events.size() / 2;
+        KafkaJobs.publish(kafka, "events-fail", events.subList(0, half), tmp.resolve("first.jsonl"));
         JobOptions o = KafkaJobs.kafkaJob(kafka, MODEL, "events-fail", "scores-fail", null, tmp.resolve("chk"));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(Jobs.config(o, true));
         ModelSource model = ModelSource.read(o.model);
         Model m = model.load();
-        DataStream<Event> events = ScoringJob.events(env, o, m);
-        ScoringJob.sinkScores(ScoringJob.score(events, o, model).map(new FailOnce()).name("fail once"), o);
-        assertExactlyOnceAndEqual(env, o, file, "scores-fail");
+        DataStream<Event> events0 = ScoringJob.events(env, o, m);
+        ScoringJob.sinkScores(ScoringJob.score(events0, o, model).map(new FailOnce()).name("fail once"), o);
+        assertExactlyOnceAndEqual(env, o, file, "scores-fail", () -> {
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (FailOnce.CHECKPOINTS.get() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            KafkaJobs.publish(kafka, "events-fail", events.subList(half, events.size()), tmp.resolve("second.jsonl"));
+        });
         assertTrue(FailOnce.FAILED.get(), "the failure was injected");
+    }
+
+    /** Something to do once the job runs. */
+    interface WhileRunning {
+        void run() throws Exception;
     }
 
     private void assertExactlyOnceAndEqual(StreamExecutionEnvironment env, JobOptions o, Path file, String out)
             throws Exception {
+        assertExactlyOnceAndEqual(env, o, file, out, () -> { });
+    }
+
+    private void assertExactlyOnceAndEqual(StreamExecutionEnvironment env, JobOptions o, Path file, String out,
+                                           WhileRunning whileRunning) throws Exception {
         JobClient job = env.executeAsync(o.jobName);
         try {
+            whileRunning.run();
             List<String> committed = KafkaJobs.values(KAFKA.kafka().consumeAll(out, true, KEYS * PER_KEY,
                     Duration.ofSeconds(180)));
             // Anything extra would arrive within a few more checkpoints.

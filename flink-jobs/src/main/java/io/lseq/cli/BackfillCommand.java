@@ -1,0 +1,148 @@
+package io.lseq.cli;
+
+import io.lseq.connectors.event.DeadLetter;
+import io.lseq.connectors.event.Event;
+import io.lseq.connectors.event.EventParser;
+import io.lseq.connectors.event.InvalidEventException;
+import io.lseq.connectors.file.JsonLinesReader;
+import io.lseq.connectors.json.Json;
+import io.lseq.core.model.Model;
+import io.lseq.flink.backfill.Backfill;
+import io.lseq.flink.backfill.SavepointBuilder;
+import io.lseq.flink.io.Endpoint;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * {@code lseq backfill}: computes every key's state from a history with the batch path and
+ * writes it as a savepoint that {@code lseq run --from-savepoint} continues from.
+ */
+public final class BackfillCommand implements Command {
+    @Override
+    public String name() {
+        return "backfill";
+    }
+
+    @Override
+    public String summary() {
+        return "compute every key's state from a history (batch path) and write a savepoint for lseq run";
+    }
+
+    @Override
+    public Args args() {
+        return new Args("lseq backfill --model DIR --input SRC --savepoint DIR [options]",
+                "Reads a history of events, computes each key's state with the batch path (batched projections,\n"
+                        + "parallel LRU scan), and writes a Flink savepoint of the streaming job's scoring operator. Continue\n"
+                        + "with: lseq run --from-savepoint DIR ... (same --max-parallelism). Scores are not written.")
+                .required("model", "DIR", "model directory (config.json + model.safetensors)")
+                .required("input", "SRC", "history: file:PATH (JSON Lines) or a path")
+                .required("savepoint", "DIR", "where to write the savepoint (must not exist)")
+                .optional("device", "D", "auto, cpu or gpu (default auto: the GPU when one is found; this build: CPU)")
+                .optional("until", "TS", "only events with ts <= TS (epoch ms); events without ts are included")
+                .optional("threads", "N", "threads of the batch path (default: available processors)")
+                .optional("window", "N", "events buffered per batch (default 1,000,000)")
+                .optional("max-parallelism", "N", "the streaming job's max parallelism (default 128)")
+                .optional("dead-letter", "FILE", "rejected lines, JSON Lines (default: standard error)")
+                .flag("quiet", "no progress and no summary on standard error");
+    }
+
+    @Override
+    public int run(Args a) throws Exception {
+        Model model = Model.load(Path.of(a.get("model")));
+        String device = a.get("device", "auto");
+        switch (device) {
+            case "auto", "cpu" -> { }
+            case "gpu" -> throw new UsageException("--device gpu: this build has no GPU backend yet; use cpu");
+            default -> throw new UsageException("--device must be auto, cpu or gpu, got '" + device + "'");
+        }
+        String input = a.get("input");
+        Endpoint src;
+        try {
+            src = input.contains(":") ? Endpoint.parse("--input", input) : new Endpoint(false, null, input);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (src.kafka()) {
+            throw new UsageException("--input " + input + ": Kafka input is not in this build yet; export the topic to a file");
+        }
+        Path file = Path.of(src.target());
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString(), null, "no such input file");
+        }
+        Path savepoint = Path.of(a.get("savepoint")).toAbsolutePath();
+        if (Files.exists(savepoint)) {
+            throw new UsageException("--savepoint " + savepoint + " exists; give a new directory");
+        }
+        long until = a.has("until") ? parseLong("until", a.get("until")) : Long.MAX_VALUE;
+        int threads = a.positiveInt("threads", Runtime.getRuntime().availableProcessors());
+        int window = a.positiveInt("window", 1_000_000);
+        int maxParallelism = a.positiveInt("max-parallelism", 128);
+        boolean quiet = a.has("quiet");
+        if (!quiet) {
+            System.err.println("lseq backfill: device cpu (" + threads + " threads)"
+                    + (device.equals("auto") ? "; no GPU backend in this build" : ""));
+        }
+        EventParser parser = new EventParser(model.config().input());
+        long rejected = 0;
+        long skipped = 0;
+        Progress progress = new Progress(System.err, "events", Progress.stderrIsTerminal(), 10);
+        ScoreCommand.Counting in = new ScoreCommand.Counting(Files.newInputStream(file));
+        long total = Files.size(file);
+        try (JsonLinesReader reader = new JsonLinesReader(in, EventParser.MAX_RECORD_BYTES);
+             OutputStream dead = a.has("dead-letter")
+                     ? new BufferedOutputStream(Files.newOutputStream(Path.of(a.get("dead-letter"))))
+                     : new BufferedOutputStream(System.err) {
+                         @Override
+                         public void close() throws IOException {
+                             flush();
+                         }
+                     };
+             Backfill backfill = new Backfill(model, threads, window)) {
+            while (reader.next()) {
+                try {
+                    if (reader.oversized()) {
+                        throw EventParser.tooLarge(reader.totalLength());
+                    }
+                    Event e = parser.parse(reader.bytes(), 0, reader.length(), null);
+                    if (e.ts() != null && e.ts() > until) {
+                        skipped++;
+                    } else {
+                        backfill.add(e);
+                    }
+                } catch (InvalidEventException ex) {
+                    dead.write(Json.deadLetter(DeadLetter.of(ex.getMessage(), reader.bytes(), 0, reader.length(),
+                            DeadLetter.fileSource(file.toString(), reader.lineNumber()))));
+                    dead.write('\n');
+                    rejected++;
+                }
+                if (!quiet) {
+                    progress.step(in.count, total);
+                }
+            }
+            backfill.flush();
+            progress.finish();
+            SavepointBuilder.write(model, backfill.states(), savepoint.toUri().toString(), maxParallelism);
+            if (!quiet) {
+                double secs = progress.seconds();
+                System.err.printf(Locale.ROOT, "lseq backfill: %,d events, %,d keys, %,d rejected, %,d after --until; "
+                        + "%.1f s (%,.0f events/s). Savepoint: %s%n", backfill.events(), backfill.states().size(), rejected,
+                        skipped, secs, backfill.events() / Math.max(secs, 1e-9), savepoint);
+            }
+        }
+        System.out.println(savepoint);
+        return 0;
+    }
+
+    private static long parseLong(String option, String v) {
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw new UsageException("--" + option + " must be epoch milliseconds, got '" + v + "'");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package io.lseq.tests.flink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.lseq.cli.Main;
+import io.lseq.connectors.event.Score;
+import io.lseq.core.testing.TestModels;
+import io.lseq.flink.job.JobOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Backfill the first part of a stream into a savepoint, stream the rest from it: the same
+ * scores, within the format's tolerance, as streaming everything.
+ */
+class BackfillTest {
+    static final Path ROOT = TestModels.repoRoot();
+
+    @TempDir
+    Path tmp;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"hashmap", "rocksdb"})
+    void streamingTheRestFromABackfillSavepointEqualsStreamingEverything(String backend) throws Exception {
+        Path model = ROOT.resolve("examples/models/reference-lru");
+        List<String> all = Files.readAllLines(ROOT.resolve("examples/events/sample.jsonl"));
+        Path first = Files.write(tmp.resolve("first.jsonl"), all.subList(0, 3000));
+        Path rest = Files.write(tmp.resolve("rest.jsonl"), all.subList(3000, all.size()));
+        Path full = Files.write(tmp.resolve("all.jsonl"), all);
+        Path savepoint = tmp.resolve("savepoint");
+
+        int status = Main.run(new String[] {"backfill", "--model", model.toString(), "--input", first.toString(),
+            "--savepoint", savepoint.toString(), "--threads", "2", "--window", "700", "--quiet"});
+        assertEquals(0, status);
+        assertTrue(Files.exists(savepoint.resolve("_metadata")), "a savepoint");
+
+        JobOptions o = Jobs.fileJob(model, rest, tmp.resolve("out"), tmp.resolve("chk"));
+        o.fromSavepoint = savepoint.toString();
+        o.stateBackend = backend;
+        o.parallelism = 2;
+        Jobs.run(o);
+
+        Map<String, Score> got = Jobs.byKeySeq(Jobs.committedLines(tmp.resolve("out/scores")));
+        Map<String, Score> want = Jobs.byKeySeq(Jobs.referenceScores(model, full, tmp));
+        assertEquals(all.size() - 3000, got.size());
+        double worst = 0;
+        for (Map.Entry<String, Score> e : got.entrySet()) {
+            Score w = want.get(e.getKey());
+            assertTrue(w != null, "streamed (key, seq) " + e.getKey() + " continues the backfilled keys");
+            double b = w.score();
+            worst = Math.max(worst, Math.abs(e.getValue().score() - b) / (1e-4 + 1e-4 * Math.abs(b)));
+        }
+        assertTrue(worst <= 1, "worst error " + worst + " of tolerance");
+    }
+}
