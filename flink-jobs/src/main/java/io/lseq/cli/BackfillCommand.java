@@ -8,6 +8,7 @@ import io.lseq.connectors.file.JsonLinesReader;
 import io.lseq.connectors.json.Json;
 import io.lseq.core.model.Model;
 import io.lseq.flink.backfill.Backfill;
+import io.lseq.flink.backfill.KafkaHistory;
 import io.lseq.flink.backfill.SavepointBuilder;
 import io.lseq.flink.io.Endpoint;
 import java.io.BufferedOutputStream;
@@ -16,7 +17,9 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.io.UncheckedIOException;
 import java.util.Locale;
+import java.util.Properties;
 
 /**
  * {@code lseq backfill}: computes every key's state from a history with the batch path and
@@ -40,10 +43,14 @@ public final class BackfillCommand implements Command {
                         + "parallel LRU scan), and writes a Flink savepoint of the streaming job's scoring operator. Continue\n"
                         + "with: lseq run --from-savepoint DIR ... (same --max-parallelism). Scores are not written.")
                 .required("model", "DIR", "model directory (config.json + model.safetensors)")
-                .required("input", "SRC", "history: file:PATH (JSON Lines) or a path")
+                .required("input", "SRC", "history: file:PATH (JSON Lines), a path, or kafka://HOST:PORT/TOPIC")
                 .required("savepoint", "DIR", "where to write the savepoint (must not exist)")
                 .optional("device", "D", "auto, cpu or gpu (default auto: the GPU when one is found; this build: CPU)")
-                .optional("until", "TS", "only events with ts <= TS (epoch ms); events without ts are included")
+                .optional("until", "TS", "file: only events with ts <= TS (epoch ms; events without ts count); "
+                        + "Kafka: records stamped <= TS")
+                .optional("group-id", "ID", "Kafka: the streaming job's consumer group, whose offsets are set to where "
+                        + "the history stops (default lseq-MODELNAME, as lseq run)")
+                .repeatable("kafka-property", "KEY=VALUE", "a Kafka client property")
                 .optional("threads", "N", "threads of the batch path (default: available processors)")
                 .optional("window", "N", "events buffered per batch (default 1,000,000)")
                 .optional("max-parallelism", "N", "the streaming job's max parallelism (default 128)")
@@ -67,34 +74,36 @@ public final class BackfillCommand implements Command {
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
-        if (src.kafka()) {
-            throw new UsageException("--input " + input + ": Kafka input is not in this build yet; export the topic to a file");
-        }
-        Path file = Path.of(src.target());
-        if (!Files.isRegularFile(file)) {
+        long until = a.has("until") ? parseLong("until", a.get("until")) : Long.MAX_VALUE;
+        Path file = src.kafka() ? null : Path.of(src.target());
+        if (file != null && !Files.isRegularFile(file)) {
             throw new NoSuchFileException(file.toString(), null, "no such input file");
         }
         Path savepoint = Path.of(a.get("savepoint")).toAbsolutePath();
         if (Files.exists(savepoint)) {
             throw new UsageException("--savepoint " + savepoint + " exists; give a new directory");
         }
-        long until = a.has("until") ? parseLong("until", a.get("until")) : Long.MAX_VALUE;
         int threads = a.positiveInt("threads", Runtime.getRuntime().availableProcessors());
         int window = a.positiveInt("window", 1_000_000);
         int maxParallelism = a.positiveInt("max-parallelism", 128);
+        Properties kafka = new Properties();
+        for (String kv : a.all("kafka-property")) {
+            int eq = kv.indexOf('=');
+            if (eq <= 0) {
+                throw new UsageException("--kafka-property needs KEY=VALUE, got '" + kv + "'");
+            }
+            kafka.setProperty(kv.substring(0, eq), kv.substring(eq + 1));
+        }
+        String group = a.get("group-id", "lseq-" + model.config().name());
         boolean quiet = a.has("quiet");
         if (!quiet) {
             System.err.println("lseq backfill: device cpu (" + threads + " threads)"
                     + (device.equals("auto") ? "; no GPU backend in this build" : ""));
         }
         EventParser parser = new EventParser(model.config().input());
-        long rejected = 0;
-        long skipped = 0;
+        long[] counts = new long[2]; // rejected, after --until
         Progress progress = new Progress(System.err, "events", Progress.stderrIsTerminal(), 10);
-        ScoreCommand.Counting in = new ScoreCommand.Counting(Files.newInputStream(file));
-        long total = Files.size(file);
-        try (JsonLinesReader reader = new JsonLinesReader(in, EventParser.MAX_RECORD_BYTES);
-             OutputStream dead = a.has("dead-letter")
+        try (OutputStream dead = a.has("dead-letter")
                      ? new BufferedOutputStream(Files.newOutputStream(Path.of(a.get("dead-letter"))))
                      : new BufferedOutputStream(System.err) {
                          @Override
@@ -103,26 +112,46 @@ public final class BackfillCommand implements Command {
                          }
                      };
              Backfill backfill = new Backfill(model, threads, window)) {
-            while (reader.next()) {
+            Record handle = (bytes, length, fullLength, key, source, filterTs) -> {
                 try {
-                    if (reader.oversized()) {
-                        throw EventParser.tooLarge(reader.totalLength());
+                    if (fullLength > EventParser.MAX_RECORD_BYTES) {
+                        throw EventParser.tooLarge(fullLength);
                     }
-                    Event e = parser.parse(reader.bytes(), 0, reader.length(), null);
-                    if (e.ts() != null && e.ts() > until) {
-                        skipped++;
+                    Event e = parser.parse(bytes, 0, length, key);
+                    if (filterTs && e.ts() != null && e.ts() > until) {
+                        counts[1]++;
                     } else {
                         backfill.add(e);
                     }
                 } catch (InvalidEventException ex) {
-                    dead.write(Json.deadLetter(DeadLetter.of(ex.getMessage(), reader.bytes(), 0, reader.length(),
-                            DeadLetter.fileSource(file.toString(), reader.lineNumber()))));
+                    dead.write(Json.deadLetter(DeadLetter.of(ex.getMessage(), bytes, 0, length, source)));
                     dead.write('\n');
-                    rejected++;
+                    counts[0]++;
                 }
-                if (!quiet) {
-                    progress.step(in.count, total);
+            };
+            if (file != null) {
+                ScoreCommand.Counting in = new ScoreCommand.Counting(Files.newInputStream(file));
+                long total = Files.size(file);
+                try (JsonLinesReader reader = new JsonLinesReader(in, EventParser.MAX_RECORD_BYTES)) {
+                    while (reader.next()) {
+                        handle.accept(reader.bytes(), reader.length(), reader.totalLength(), null,
+                                DeadLetter.fileSource(file.toString(), reader.lineNumber()), true);
+                        if (!quiet) {
+                            progress.step(in.count, total);
+                        }
+                    }
                 }
+            } else {
+                KafkaHistory.read(src, kafka, until, group, (value, key, source) -> {
+                    try {
+                        handle.accept(value, value.length, value.length, key, source, false);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    if (!quiet) {
+                        progress.step(0, 0);
+                    }
+                });
             }
             backfill.flush();
             progress.finish();
@@ -130,12 +159,19 @@ public final class BackfillCommand implements Command {
             if (!quiet) {
                 double secs = progress.seconds();
                 System.err.printf(Locale.ROOT, "lseq backfill: %,d events, %,d keys, %,d rejected, %,d after --until; "
-                        + "%.1f s (%,.0f events/s). Savepoint: %s%n", backfill.events(), backfill.states().size(), rejected,
-                        skipped, secs, backfill.events() / Math.max(secs, 1e-9), savepoint);
+                        + "%.1f s (%,.0f events/s). Savepoint: %s%s%n", backfill.events(), backfill.states().size(),
+                        counts[0], counts[1], secs, backfill.events() / Math.max(secs, 1e-9), savepoint,
+                        file == null ? "; offsets committed for group " + group : "");
             }
         }
         System.out.println(savepoint);
         return 0;
+    }
+
+    /** One record of the history. */
+    private interface Record {
+        void accept(byte[] bytes, int length, long fullLength, String key, String source, boolean filterTs)
+                throws IOException;
     }
 
     private static long parseLong(String option, String v) {

@@ -11,6 +11,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import io.lseq.tests.kafka.EmbeddedKafka;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -21,6 +25,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class BackfillTest {
     static final Path ROOT = TestModels.repoRoot();
+
+    @RegisterExtension
+    static final EmbeddedKafka.PerClass KAFKA = new EmbeddedKafka.PerClass();
 
     @TempDir
     Path tmp;
@@ -55,6 +62,41 @@ class BackfillTest {
             assertTrue(w != null, "streamed (key, seq) " + e.getKey() + " continues the backfilled keys");
             double b = w.score();
             worst = Math.max(worst, Math.abs(e.getValue().score() - b) / (1e-4 + 1e-4 * Math.abs(b)));
+        }
+        assertTrue(worst <= 1, "worst error " + worst + " of tolerance");
+    }
+
+    /** From a topic: the backfill sets the group's offsets where it stopped; the job streams on from there. */
+    @Test
+    void kafkaHistoryThenStreamFromTheCommittedOffsets() throws Exception {
+        EmbeddedKafka kafka = KAFKA.kafka();
+        kafka.createTopic("hist", 2);
+        kafka.createTopic("hist-out", 1);
+        Path model = ROOT.resolve("examples/models/reference-lru");
+        List<String> events = KafkaJobs.tokenEvents(10, 100, 512, 5);
+        KafkaJobs.publish(kafka, "hist", events.subList(0, 600), tmp.resolve("a.jsonl"));
+        Path savepoint = tmp.resolve("sp");
+        int status = Main.run(new String[] {"backfill", "--model", model.toString(), "--input",
+            "kafka://" + kafka.bootstrapServers() + "/hist", "--group-id", "g-hist", "--savepoint", savepoint.toString(),
+            "--quiet"});
+        assertEquals(0, status);
+        KafkaJobs.publish(kafka, "hist", events.subList(600, events.size()), tmp.resolve("b.jsonl"));
+
+        JobOptions o = KafkaJobs.kafkaJob(kafka, model, "hist", "hist-out", null, tmp.resolve("chk"));
+        o.groupId = "g-hist";
+        o.fromSavepoint = savepoint.toString();
+        o.kafkaUntilEnd = true;
+        Jobs.run(o);
+        List<String> out = KafkaJobs.values(kafka.consumeUntilQuiet("hist-out", true, Duration.ofSeconds(1),
+                Duration.ofSeconds(20)));
+        Map<String, Score> got = Jobs.byKeySeq(out);
+        Map<String, Score> want = Jobs.byKeySeq(Jobs.referenceScores(model, Files.write(tmp.resolve("all.jsonl"), events), tmp));
+        assertEquals(400, got.size(), "only the events after the backfill");
+        double worst = 0;
+        for (Map.Entry<String, Score> e : got.entrySet()) {
+            Score w = want.get(e.getKey());
+            assertTrue(w != null && e.getValue().seq() >= 0, e.getKey());
+            worst = Math.max(worst, Math.abs(e.getValue().score() - w.score()) / (1e-4 + 1e-4 * Math.abs(w.score())));
         }
         assertTrue(worst <= 1, "worst error " + worst + " of tolerance");
     }
