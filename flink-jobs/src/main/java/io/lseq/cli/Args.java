@@ -141,6 +141,19 @@ public final class Args {
         throw new UsageException("--" + name + " must be a positive integer, got '" + v + "'");
     }
 
+    /** Every {@code KEY=VALUE} of a repeatable option, as properties. */
+    public java.util.Properties properties(String name) {
+        java.util.Properties p = new java.util.Properties();
+        for (String kv : all(name)) {
+            int eq = kv.indexOf('=');
+            if (eq <= 0) {
+                throw new UsageException("--" + name + " needs KEY=VALUE, got '" + kv + "'");
+            }
+            p.setProperty(kv.substring(0, eq), kv.substring(eq + 1));
+        }
+        return p;
+    }
+
     /** The help text: usage, summary, then every option. */
     public String help() {
         StringBuilder b = new StringBuilder("usage: ").append(usage).append("\n\n").append(summary).append("\n\noptions:\n");

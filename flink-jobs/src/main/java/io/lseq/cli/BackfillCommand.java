@@ -3,15 +3,12 @@ package io.lseq.cli;
 import io.lseq.connectors.event.DeadLetter;
 import io.lseq.connectors.event.Event;
 import io.lseq.connectors.event.EventParser;
-import io.lseq.connectors.event.InvalidEventException;
 import io.lseq.connectors.file.JsonLinesReader;
-import io.lseq.connectors.json.Json;
 import io.lseq.core.model.Model;
 import io.lseq.flink.backfill.Backfill;
 import io.lseq.flink.backfill.KafkaHistory;
 import io.lseq.flink.backfill.SavepointBuilder;
 import io.lseq.flink.io.Endpoint;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -86,47 +83,27 @@ public final class BackfillCommand implements Command {
         int threads = a.positiveInt("threads", Runtime.getRuntime().availableProcessors());
         int window = a.positiveInt("window", 1_000_000);
         int maxParallelism = a.positiveInt("max-parallelism", 128);
-        Properties kafka = new Properties();
-        for (String kv : a.all("kafka-property")) {
-            int eq = kv.indexOf('=');
-            if (eq <= 0) {
-                throw new UsageException("--kafka-property needs KEY=VALUE, got '" + kv + "'");
-            }
-            kafka.setProperty(kv.substring(0, eq), kv.substring(eq + 1));
-        }
+        Properties kafka = a.properties("kafka-property");
         String group = a.get("group-id", "lseq-" + model.config().name());
         boolean quiet = a.has("quiet");
         if (!quiet) {
             System.err.println("lseq backfill: device cpu (" + threads + " threads)"
                     + (device.equals("auto") ? "; no GPU backend in this build" : ""));
         }
-        EventParser parser = new EventParser(model.config().input());
-        long[] counts = new long[2]; // rejected, after --until
+        long[] skipped = new long[1]; // events after --until
         Progress progress = new Progress(System.err, "events", Progress.stderrIsTerminal(), 10);
-        try (OutputStream dead = a.has("dead-letter")
-                     ? new BufferedOutputStream(Files.newOutputStream(Path.of(a.get("dead-letter"))))
-                     : new BufferedOutputStream(System.err) {
-                         @Override
-                         public void close() throws IOException {
-                             flush();
-                         }
-                     };
+        try (OutputStream dead = ScoreCommand.open(a.get("dead-letter", "-"), System.err);
              Backfill backfill = new Backfill(model, threads, window)) {
+            DeadLetters parser = new DeadLetters(new EventParser(model.config().input()), dead);
             Record handle = (bytes, length, fullLength, key, source, filterTs) -> {
-                try {
-                    if (fullLength > EventParser.MAX_RECORD_BYTES) {
-                        throw EventParser.tooLarge(fullLength);
-                    }
-                    Event e = parser.parse(bytes, 0, length, key);
-                    if (filterTs && e.ts() != null && e.ts() > until) {
-                        counts[1]++;
-                    } else {
-                        backfill.add(e);
-                    }
-                } catch (InvalidEventException ex) {
-                    dead.write(Json.deadLetter(DeadLetter.of(ex.getMessage(), bytes, 0, length, source)));
-                    dead.write('\n');
-                    counts[0]++;
+                Event e = parser.parse(bytes, length, fullLength, key, source);
+                if (e == null) {
+                    return;
+                }
+                if (filterTs && e.ts() != null && e.ts() > until) {
+                    skipped[0]++;
+                } else {
+                    backfill.add(e);
                 }
             };
             if (file != null) {
@@ -160,7 +137,7 @@ public final class BackfillCommand implements Command {
                 double secs = progress.seconds();
                 System.err.printf(Locale.ROOT, "lseq backfill: %,d events, %,d keys, %,d rejected, %,d after --until; "
                         + "%.1f s (%,.0f events/s). Savepoint: %s%s%n", backfill.events(), backfill.states().size(),
-                        counts[0], counts[1], secs, backfill.events() / Math.max(secs, 1e-9), savepoint,
+                        parser.rejected(), skipped[0], secs, backfill.events() / Math.max(secs, 1e-9), savepoint,
                         file == null ? "; offsets committed for group " + group : "");
             }
         }

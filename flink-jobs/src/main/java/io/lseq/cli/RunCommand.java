@@ -110,13 +110,7 @@ public final class RunCommand implements Command {
         o.checkpointInterval = duration("checkpoint-interval", a.get("checkpoint-interval", "10s"));
         o.fromSavepoint = a.get("from-savepoint");
         o.stateTtl = a.has("state-ttl") ? duration("state-ttl", a.get("state-ttl")) : null;
-        for (String kv : a.all("kafka-property")) {
-            int eq = kv.indexOf('=');
-            if (eq <= 0) {
-                throw new UsageException("--kafka-property needs KEY=VALUE, got '" + kv + "'");
-            }
-            o.kafkaProperties.setProperty(kv.substring(0, eq), kv.substring(eq + 1));
-        }
+        o.kafkaProperties = a.properties("kafka-property");
         o.groupId = a.get("group-id");
         o.transactionalIdPrefix = a.get("transactional-id-prefix");
         o.kafkaUntilEnd = a.has("until-end");

@@ -3,7 +3,6 @@ package io.lseq.cli;
 import io.lseq.connectors.event.DeadLetter;
 import io.lseq.connectors.event.Event;
 import io.lseq.connectors.event.EventParser;
-import io.lseq.connectors.event.InvalidEventException;
 import io.lseq.connectors.event.Score;
 import io.lseq.connectors.file.JsonLinesReader;
 import io.lseq.connectors.json.Json;
@@ -79,20 +78,17 @@ public final class ScoreCommand implements Command {
 
     static Stats score(Model model, JsonLinesReader reader, String sourceName, OutputStream out, OutputStream dead,
                        Progress progress, Counting in, long total) throws IOException {
-        EventParser parser = new EventParser(model.config().input());
+        DeadLetters parser = new DeadLetters(new EventParser(model.config().input()), dead);
         Scorer scorer = model.newScorer();
         Map<String, KeyState> states = new HashMap<>();
         float[] values = new float[model.outputSize()];
         String name = model.config().name();
         boolean probs = model.emitsProbabilities();
         long scored = 0;
-        long rejected = 0;
         while (reader.next()) {
-            try {
-                if (reader.oversized()) {
-                    throw EventParser.tooLarge(reader.totalLength());
-                }
-                Event e = parser.parse(reader.bytes(), 0, reader.length(), null);
+            Event e = parser.parse(reader.bytes(), reader.length(), reader.totalLength(), null,
+                    DeadLetter.fileSource(sourceName, reader.lineNumber()));
+            if (e != null) {
                 KeyState st = states.computeIfAbsent(e.key(), k -> model.newState());
                 long seq = model.nextSeq(st);
                 if (e.features() == null) {
@@ -103,17 +99,12 @@ public final class ScoreCommand implements Command {
                 out.write(Json.score(new Score(e.key(), seq, e.ts(), e.id(), name, values, probs)));
                 out.write('\n');
                 scored++;
-            } catch (InvalidEventException ex) {
-                dead.write(Json.deadLetter(DeadLetter.of(ex.getMessage(), reader.bytes(), 0, reader.length(),
-                        DeadLetter.fileSource(sourceName, reader.lineNumber()))));
-                dead.write('\n');
-                rejected++;
             }
             if (progress != null) {
                 progress.step(in.count, total);
             }
         }
-        return new Stats(scored, rejected, states.size());
+        return new Stats(scored, parser.rejected(), states.size());
     }
 
     private static long size(Path p) throws IOException {
@@ -123,7 +114,8 @@ public final class ScoreCommand implements Command {
         return Files.size(p);
     }
 
-    private static OutputStream open(String target, PrintStream std) throws IOException {
+    /** A buffered output to a file, or to {@code std} for {@code -} (flushed, never closed). */
+    static OutputStream open(String target, PrintStream std) throws IOException {
         if (target.equals("-")) {
             return new BufferedOutputStream(new FilterOutputStreamNoClose(std), 1 << 16);
         }

@@ -7,15 +7,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.lseq.cli.Main;
+import io.lseq.tests.LocalProcesses;
+import io.lseq.tests.LocalProcesses.Result;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
-import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -23,10 +20,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -65,23 +60,18 @@ class LocalClusterTest {
 
     @BeforeAll
     static void startCluster() throws Exception {
-        Path target = targetDirectory();
-        repoRoot = target.getParent().getParent();
+        repoRoot = LocalProcesses.repoRoot(LocalClusterTest.class);
         assertTrue(Files.isRegularFile(script()), "no " + script());
-        runDir = Files.createTempDirectory(target, "flink-cluster-");
-        restPort = freePort();
-        do {
-            rpcPort = freePort();
-        } while (rpcPort == restPort);
-        // If the test JVM is ended (surefire timeout, Ctrl-C), take the cluster with it.
-        killOnExit = new Thread(LocalClusterTest::killCluster, "kill-local-flink-cluster");
-        Runtime.getRuntime().addShutdownHook(killOnExit);
+        runDir = LocalProcesses.newRunDirectory(LocalClusterTest.class, "flink-cluster-");
+        restPort = LocalProcesses.freePort();
+        rpcPort = LocalProcesses.freePortOtherThan(restPort);
+        killOnExit = LocalProcesses.killOnExit("kill-local-flink-cluster", LocalClusterTest::killCluster);
 
         long t0 = System.nanoTime();
         Result start = run("start", "--taskmanagers", "1");
         startedMs = (System.nanoTime() - t0) / 1_000_000;
-        assertEquals(0, start.exitCode, () -> "start failed:\n" + start.output);
-        assertTrue(start.output.contains("http://127.0.0.1:" + restPort + "/"), start.output);
+        assertEquals(0, start.exitCode(), () -> "start failed:\n" + start.output());
+        assertTrue(start.output().contains("http://127.0.0.1:" + restPort + "/"), start.output());
     }
 
     @AfterAll
@@ -92,11 +82,11 @@ class LocalClusterTest {
         }
         try {
             Result stop = run("stop", "--clean");
-            assertEquals(0, stop.exitCode, () -> "stop failed:\n" + stop.output);
+            assertEquals(0, stop.exitCode(), () -> "stop failed:\n" + stop.output());
         } finally {
             List<Long> survivors = killCluster();
             Runtime.getRuntime().removeShutdownHook(killOnExit);
-            deleteRecursively(runDir);
+            LocalProcesses.deleteRecursively(runDir);
             assertTrue(survivors.isEmpty(), "processes survived flink.sh stop; killed them: " + survivors);
         }
     }
@@ -107,11 +97,11 @@ class LocalClusterTest {
         long t0 = System.nanoTime();
 
         Result again = run("start");
-        assertEquals(0, again.exitCode, again.output);
-        assertTrue(again.output.contains("already running"), again.output);
+        assertEquals(0, again.exitCode(), again.output());
+        assertTrue(again.output().contains("already running"), again.output());
         Result status = run("status");
-        assertEquals(0, status.exitCode, status.output);
-        assertTrue(status.output.startsWith("running"), status.output);
+        assertEquals(0, status.exitCode(), status.output());
+        assertTrue(status.output().startsWith("running"), status.output());
 
         // The web UI (flink-runtime-web) and the REST API.
         HttpResponse<String> ui = get("/");
@@ -192,36 +182,14 @@ class LocalClusterTest {
         return lines;
     }
 
-    private record Result(int exitCode, String output) {}
-
-    /** Runs flink.sh with this test's ports and run dir; output goes to a file, not a pipe the JVMs could hold open. */
+    /** Runs flink.sh with this test's ports and run dir (see {@link LocalProcesses#runScript}). */
     private static Result run(String... args) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of("bash", script().toString()));
-        command.addAll(List.of(args));
-        Path out = Files.createTempFile(runDir.getParent(), "flink-script-", ".out");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(command)
-                    .directory(repoRoot.toFile())
-                    .redirectErrorStream(true)
-                    .redirectOutput(out.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            Map<String, String> env = pb.environment();
-            env.put("FLINK_REST_PORT", Integer.toString(restPort));
-            env.put("FLINK_RPC_PORT", Integer.toString(rpcPort));
-            env.put("FLINK_RUN_DIR", runDir.toString());
-            env.put("FLINK_START_TIMEOUT", "80");
-            Process process = pb.start();
-            if (!process.waitFor(SCRIPT_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                // The JVMs are children of the script until it returns.
-                process.descendants().forEach(ProcessHandle::destroyForcibly);
-                process.destroyForcibly();
-                fail("flink.sh " + String.join(" ", args) + " did not finish in " + SCRIPT_TIMEOUT
-                        + ":\n" + Files.readString(out, UTF_8));
-            }
-            return new Result(process.exitValue(), Files.readString(out, UTF_8));
-        } finally {
-            Files.deleteIfExists(out);
-        }
+        Map<String, String> env = Map.of(
+                "FLINK_REST_PORT", Integer.toString(restPort),
+                "FLINK_RPC_PORT", Integer.toString(rpcPort),
+                "FLINK_RUN_DIR", runDir.toString(),
+                "FLINK_START_TIMEOUT", "80");
+        return LocalProcesses.runScript(script(), repoRoot, env, SCRIPT_TIMEOUT, runDir.getParent(), "flink-script-", args);
     }
 
     /**
@@ -229,77 +197,14 @@ class LocalClusterTest {
      * this run dir; returns the pids it killed.
      */
     private static List<Long> killCluster() {
-        List<Long> killed = new ArrayList<>();
         Path dir = runDir;
-        if (dir == null || !Files.isDirectory(dir)) {
-            return killed;
+        if (dir == null) {
+            return List.of();
         }
-        List<ProcessHandle> handles = new ArrayList<>();
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".pid")).toList()) {
-                readPid(f).flatMap(ProcessHandle::of)
-                        .filter(ProcessHandle::isAlive)
-                        .filter(ph -> ph.info().commandLine().map(c -> c.contains(dir.toString())).orElse(true))
-                        .ifPresent(handles::add);
-            }
-        } catch (IOException e) {
-            // nothing more to find
-        }
-        for (ProcessHandle ph : handles) {
-            ph.destroyForcibly();
-            killed.add(ph.pid());
-        }
-        for (ProcessHandle ph : handles) {
-            try {
-                ph.onExit().get(10, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                // reported by the caller
-            }
-        }
-        return killed;
-    }
-
-    private static Optional<Long> readPid(Path pidFile) {
-        try {
-            String text = Files.readString(pidFile, UTF_8).strip();
-            return text.matches("\\d+") ? Optional.of(Long.parseLong(text)) : Optional.empty();
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
+        return LocalProcesses.kill(LocalProcesses.readPids(dir), dir.toString());
     }
 
     private static Path script() {
         return repoRoot.resolve("deploy/local/flink.sh");
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
-
-    /** {@code tests/target}: the parent of {@code target/test-classes}. */
-    private static Path targetDirectory() {
-        try {
-            Path classes = Path.of(LocalClusterTest.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            return classes.getParent().toAbsolutePath();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -1,15 +1,12 @@
 package io.lseq.tests.kafka;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
+import io.lseq.tests.LocalProcesses;
+import io.lseq.tests.LocalProcesses.Result;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -57,17 +54,12 @@ class KafkaScriptTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        Path target = targetDirectory();
-        repoRoot = target.getParent().getParent();
+        repoRoot = LocalProcesses.repoRoot(KafkaScriptTest.class);
         assertTrue(Files.isRegularFile(script()), "no " + script());
-        runDir = Files.createTempDirectory(target, "kafka-script-");
-        port = freePort();
-        do {
-            controllerPort = freePort();
-        } while (controllerPort == port);
-        // If the test JVM is ended (surefire timeout, Ctrl-C), take the broker with it.
-        killOnExit = new Thread(this::killBroker, "kill-kafka-script-broker");
-        Runtime.getRuntime().addShutdownHook(killOnExit);
+        runDir = LocalProcesses.newRunDirectory(KafkaScriptTest.class, "kafka-script-");
+        port = LocalProcesses.freePort();
+        controllerPort = LocalProcesses.freePortOtherThan(port);
+        killOnExit = LocalProcesses.killOnExit("kill-kafka-script-broker", this::killBroker);
     }
 
     @AfterEach
@@ -76,7 +68,7 @@ class KafkaScriptTest {
         try {
             if (runDir != null) {
                 Result stop = run("stop", "--clean");
-                assertEquals(0, stop.exitCode, () -> "stop --clean failed:\n" + stop.output);
+                assertEquals(0, stop.exitCode(), () -> "stop --clean failed:\n" + stop.output());
             }
         } finally {
             boolean wasAlive = killBroker();
@@ -95,18 +87,18 @@ class KafkaScriptTest {
 
         Result start = run("start");
         brokerPid = readPid().orElse(-1L);
-        assertEquals(0, start.exitCode, () -> "start failed:\n" + start.output);
+        assertEquals(0, start.exitCode(), () -> "start failed:\n" + start.output());
         assertTrue(brokerPid > 0, "no pid file after start");
         assertTrue(ProcessHandle.of(brokerPid).map(ProcessHandle::isAlive).orElse(false), "broker not alive");
         long startedMs = (System.nanoTime() - t0) / 1_000_000;
 
         Result again = run("start");
-        assertEquals(0, again.exitCode, again.output);
-        assertTrue(again.output.contains("already running"), again.output);
+        assertEquals(0, again.exitCode(), again.output());
+        assertTrue(again.output().contains("already running"), again.output());
 
         Result status = run("status");
-        assertEquals(0, status.exitCode, status.output);
-        assertTrue(status.output.startsWith("running"), status.output);
+        assertEquals(0, status.exitCode(), status.output());
+        assertTrue(status.output().startsWith("running"), status.output());
 
         String bootstrap = "127.0.0.1:" + port;
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
@@ -145,7 +137,7 @@ class KafkaScriptTest {
         assertEquals("hello from kafka.sh", got.get(0).value());
 
         Result stop = run("stop", "--clean");
-        assertEquals(0, stop.exitCode, stop.output);
+        assertEquals(0, stop.exitCode(), stop.output());
         assertTrue(ProcessHandle.of(brokerPid).map(ph -> {
             try {
                 return ph.onExit().get(5, TimeUnit.SECONDS) != null;
@@ -156,101 +148,42 @@ class KafkaScriptTest {
         assertFalse(Files.exists(runDir.resolve("data")), "stop --clean left the data");
 
         Result stopped = run("status");
-        assertEquals(3, stopped.exitCode, stopped.output);
-        assertEquals("stopped", stopped.output.strip());
+        assertEquals(3, stopped.exitCode(), stopped.output());
+        assertEquals("stopped", stopped.output().strip());
 
         long totalMs = (System.nanoTime() - t0) / 1_000_000;
         System.out.printf("kafka.sh: started in %d ms, whole test %d ms%n", startedMs, totalMs);
         assertTrue(totalMs < 60_000, "took " + totalMs + " ms");
     }
 
-    private record Result(int exitCode, String output) {}
-
-    /** Runs kafka.sh with this test's ports and run dir; output goes to a file, not a pipe the broker could hold open. */
+    /** Runs kafka.sh with this test's ports and run dir (see {@link LocalProcesses#runScript}). */
     private Result run(String... args) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of("bash", script().toString()));
-        command.addAll(List.of(args));
-        Path out = Files.createTempFile(runDir.getParent(), "kafka-script-", ".out");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(command)
-                    .directory(repoRoot.toFile())
-                    .redirectErrorStream(true)
-                    .redirectOutput(out.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-            Map<String, String> env = pb.environment();
-            env.put("KAFKA_PORT", Integer.toString(port));
-            env.put("KAFKA_CONTROLLER_PORT", Integer.toString(controllerPort));
-            env.put("KAFKA_RUN_DIR", runDir.toString());
-            env.put("KAFKA_HEAP", "-Xmx256m");
-            env.put("KAFKA_START_TIMEOUT", "40");
-            Process process = pb.start();
-            if (!process.waitFor(SCRIPT_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                // The broker is a child of the script until the script returns.
-                process.descendants().forEach(ProcessHandle::destroyForcibly);
-                process.destroyForcibly();
-                fail("kafka.sh " + String.join(" ", args) + " did not finish in " + SCRIPT_TIMEOUT
-                        + ":\n" + Files.readString(out, UTF_8));
-            }
-            return new Result(process.exitValue(), Files.readString(out, UTF_8));
-        } finally {
-            Files.deleteIfExists(out);
-        }
+        Map<String, String> env = Map.of(
+                "KAFKA_PORT", Integer.toString(port),
+                "KAFKA_CONTROLLER_PORT", Integer.toString(controllerPort),
+                "KAFKA_RUN_DIR", runDir.toString(),
+                "KAFKA_HEAP", "-Xmx256m",
+                "KAFKA_START_TIMEOUT", "40");
+        return LocalProcesses.runScript(script(), repoRoot, env, SCRIPT_TIMEOUT, runDir.getParent(), "kafka-script-", args);
     }
 
-    private Optional<Long> readPid() throws IOException {
-        Path pidFile = runDir.resolve("kafka.pid");
-        if (!Files.isRegularFile(pidFile)) {
-            return Optional.empty();
-        }
-        String text = Files.readString(pidFile, UTF_8).strip();
-        return text.matches("\\d+") ? Optional.of(Long.parseLong(text)) : Optional.empty();
+    private Optional<Long> readPid() {
+        return LocalProcesses.readPid(runDir.resolve("kafka.pid"));
     }
 
     /** Kills the broker if it is still alive; true if it was. */
     private boolean killBroker() {
         long pid = brokerPid;
         if (pid <= 0) {
-            try {
-                pid = runDir == null ? -1 : readPid().orElse(-1L);
-            } catch (IOException e) {
-                pid = -1;
-            }
+            pid = runDir == null ? -1 : readPid().orElse(-1L);
         }
         if (pid <= 0) {
             return false;
         }
-        Optional<ProcessHandle> handle = ProcessHandle.of(pid)
-                .filter(ProcessHandle::isAlive)
-                .filter(ph -> ph.info().commandLine().map(c -> c.contains("kafka.Kafka")).orElse(true));
-        if (handle.isEmpty()) {
-            return false;
-        }
-        handle.get().destroyForcibly();
-        try {
-            handle.get().onExit().get(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            // reported by the caller's assertion
-        }
-        return true;
+        return !LocalProcesses.kill(List.of(pid), "kafka.Kafka").isEmpty();
     }
 
     private Path script() {
         return repoRoot.resolve("deploy/local/kafka.sh");
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
-
-    /** {@code tests/target}: the parent of {@code target/test-classes}. */
-    private static Path targetDirectory() {
-        try {
-            Path classes = Path.of(KafkaScriptTest.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            return classes.getParent().toAbsolutePath();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }
