@@ -7,7 +7,7 @@ import io.lseq.connectors.file.JsonLinesReader;
 import io.lseq.core.model.Model;
 import io.lseq.flink.backfill.Backfill;
 import io.lseq.flink.backfill.KafkaHistory;
-import io.lseq.flink.backfill.SavepointBuilder;
+import io.lseq.flink.savepoint.SavepointBuilder;
 import io.lseq.flink.io.Endpoint;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,5 +1,6 @@
 package io.lseq.cli;
 
+import io.lseq.flink.savepoint.ResetState;
 import io.lseq.flink.io.Endpoint;
 import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ScoringJob;
@@ -49,6 +50,8 @@ public final class RunCommand implements Command {
                 .optional("checkpoint-dir", "URI", "where checkpoints go, e.g. file:///tmp/lseq-checkpoints")
                 .optional("checkpoint-interval", "D", "checkpoint interval, e.g. 10s (default); outputs commit at checkpoints")
                 .optional("from-savepoint", "PATH", "start from this savepoint or retained checkpoint")
+                .flag("reset-state", "with --from-savepoint: drop the saved key states (keep source positions), "
+                        + "e.g. for a model of another architecture; the savepoint is copied, not changed")
                 .optional("state-ttl", "D", "drop the state of keys idle for longer than this (processing time), e.g. 7d")
                 .repeatable("kafka-property", "KEY=VALUE", "a Kafka client property for every source and sink, e.g. security.protocol=SASL_SSL")
                 .optional("group-id", "ID", "Kafka consumer group of the source (default lseq-MODELNAME)")
@@ -60,6 +63,14 @@ public final class RunCommand implements Command {
     @Override
     public int run(Args a) throws Exception {
         JobOptions o = options(a);
+        if (a.has("reset-state")) {
+            if (o.fromSavepoint == null) {
+                throw new UsageException("--reset-state needs --from-savepoint (a new job starts with no state anyway)");
+            }
+            String copy = o.fromSavepoint.replaceAll("/+$", "") + "-reset-" + System.currentTimeMillis();
+            System.err.println("lseq run: --reset-state: writing " + copy + " without the key states");
+            o.fromSavepoint = ResetState.withoutKeyStates(o.fromSavepoint, copy);
+        }
         Configuration conf = ScoringJob.configuration(o);
         String jm = a.get("jobmanager");
         StreamExecutionEnvironment env;

@@ -36,8 +36,16 @@ class RunCommandTest {
         assertTrue(r.err().contains(message), r.err());
     }
 
+    @org.junit.jupiter.api.Test
+    void resetStateNeedsASavepoint() {
+        CliRunner.Result r = CliRunner.run("run", "--model", MODEL, "--source", EVENTS, "--sink", "file:/tmp/lseq-never",
+                "--reset-state");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("--reset-state needs --from-savepoint"), r.err());
+    }
+
     @ParameterizedTest
-    @CsvSource({"run", "score", "inspect"})
+    @CsvSource({"run", "score", "inspect", "backfill"})
     void helpListsEveryOption(String cmd) {
         CliRunner.Result r = CliRunner.run(cmd, "--help");
         assertEquals(0, r.status());

@@ -9,6 +9,7 @@ import io.lseq.connectors.json.Json;
 import io.lseq.core.testing.TestModels;
 import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ScoringJob;
+import io.lseq.flink.savepoint.ResetState;
 import io.lseq.tests.kafka.EmbeddedKafka;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -137,6 +138,33 @@ class StateTest {
                 && chain.contains("Lru[dState=16]"), chain);
         assertTrue(kafka.consumeUntilQuiet("out-c", true, Duration.ofSeconds(1), Duration.ofSeconds(5)).isEmpty(),
                 "nothing scored with misread state");
+    }
+
+    @Test
+    void resetStateStartsEveryKeyAfreshAndKeepsTheOffsets() throws Exception {
+        Path first = TestModels.writeRandom(tmp.resolve("first"), LRU, 1);
+        Path other = TestModels.writeRandom(tmp.resolve("other"), GRU, 1);
+        EmbeddedKafka kafka = KAFKA.kafka();
+        kafka.createTopic("in-reset", 2);
+        kafka.createTopic("out-r1", 1);
+        kafka.createTopic("out-r2", 1);
+        KafkaJobs.publish(kafka, "in-reset", KafkaJobs.tokenEvents(3, 10, 32, 1), tmp.resolve("a.jsonl"));
+        String savepoint = runToSavepoint(KafkaJobs.kafkaJob(kafka, first, "in-reset", "out-r1", null, tmp.resolve("c1")),
+                "out-r1", 30);
+        KafkaJobs.publish(kafka, "in-reset", KafkaJobs.tokenEvents(3, 5, 32, 2), tmp.resolve("b.jsonl"));
+
+        String reset = ResetState.withoutKeyStates(savepoint, tmp.resolve("reset").toUri().toString());
+        assertEquals(0, keyedStateBytes(reset), "no key states left");
+        assertTrue(keyedStateBytes(savepoint) > 0, "the original savepoint is untouched");
+        JobOptions o = KafkaJobs.kafkaJob(kafka, other, "in-reset", "out-r2", null, tmp.resolve("c2"));
+        o.fromSavepoint = reset;
+        runToSavepoint(o, "out-r2", 15);
+        List<String> out = KafkaJobs.values(kafka.consumeUntilQuiet("out-r2", true, Duration.ofSeconds(1), Duration.ofSeconds(10)));
+        assertEquals(15, out.size(), "only the events after the savepoint: the offsets were kept");
+        for (String line : out) {
+            Score s = Json.parseScore(line);
+            assertTrue(s.seq() < 5, "a fresh state for every key: " + line);
+        }
     }
 
     private static String causes(Throwable t) {

@@ -1,4 +1,4 @@
-package io.lseq.flink.backfill;
+package io.lseq.flink.savepoint;
 
 import io.lseq.core.model.KeyState;
 import io.lseq.core.model.Model;
