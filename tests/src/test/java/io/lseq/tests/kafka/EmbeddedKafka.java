@@ -29,6 +29,7 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.network.ListenerName;
+import org.apache.kafka.common.security.auth.SecurityProtocol;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
@@ -114,19 +115,45 @@ public final class EmbeddedKafka implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafka.class);
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
 
+    /** The user a SASL/PLAIN broker ({@link #startSaslPlain()}) accepts for clients, and its password. */
+    public static final String SASL_USER = "lseq";
+    public static final String SASL_PASSWORD = "lseq-test-secret-4711";
+
     private final KafkaClusterTestKit cluster;
     private final Path baseDir;
     private final String bootstrapServers;
+    private final Map<String, String> clientSecurity;
     private boolean closed;
 
-    private EmbeddedKafka(KafkaClusterTestKit cluster, Path baseDir, String bootstrapServers) {
+    private EmbeddedKafka(KafkaClusterTestKit cluster, Path baseDir, String bootstrapServers,
+                          Map<String, String> clientSecurity) {
         this.cluster = cluster;
         this.baseDir = baseDir;
         this.bootstrapServers = bootstrapServers;
+        this.clientSecurity = clientSecurity;
     }
 
     /** Formats and starts a one-node cluster and waits until its broker is ready. */
     public static EmbeddedKafka start() {
+        return start(false);
+    }
+
+    /**
+     * As {@link #start()}, but clients must authenticate with SASL/PLAIN as {@link #SASL_USER}
+     * ({@link #clientProperties()} carries the settings); the controller listener stays plain.
+     */
+    public static EmbeddedKafka startSaslPlain() {
+        return start(true);
+    }
+
+    /** The client settings for a SASL/PLAIN broker as {@code user} with {@code password}. */
+    public static Map<String, String> saslClientSettings(String user, String password) {
+        return Map.of("security.protocol", "SASL_PLAINTEXT", "sasl.mechanism", "PLAIN",
+                "sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required username=\""
+                        + user + "\" password=\"" + password + "\";");
+    }
+
+    private static EmbeddedKafka start(boolean sasl) {
         long t0 = System.nanoTime();
         Path baseDir;
         try {
@@ -138,7 +165,11 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
         KafkaClusterTestKit cluster = null;
         try {
-            TestKitNodes nodes = new TestKitNodes.Builder(productionBootstrapMetadata())
+            TestKitNodes.Builder nodesBuilder = new TestKitNodes.Builder(productionBootstrapMetadata());
+            if (sasl) {
+                nodesBuilder.setBrokerSecurityProtocol(SecurityProtocol.SASL_PLAINTEXT);
+            }
+            TestKitNodes nodes = nodesBuilder
                     .setCombined(true)
                     .setNumBrokerNodes(1)
                     .setNumControllerNodes(1)
@@ -149,6 +180,18 @@ public final class EmbeddedKafka implements AutoCloseable {
             builder.setConfigProp("listeners", String.format("%s://127.0.0.1:0,%s://127.0.0.1:0",
                     TestKitDefaults.DEFAULT_BROKER_LISTENER_NAME,
                     TestKitDefaults.DEFAULT_CONTROLLER_LISTENER_NAME));
+            if (sasl) {
+                String listener = TestKitDefaults.DEFAULT_BROKER_LISTENER_NAME.toLowerCase(java.util.Locale.ROOT);
+                // The test kit adds an ACL authorizer in SASL mode; the plain controller listener's
+                // ANONYMOUS principal and the two users act as super users (no ACLs are tested here).
+                builder.setConfigProp("super.users", "User:ANONYMOUS;User:admin;User:" + SASL_USER);
+                builder.setConfigProp("sasl.enabled.mechanisms", "PLAIN");
+                builder.setConfigProp("sasl.mechanism.inter.broker.protocol", "PLAIN");
+                builder.setConfigProp("listener.name." + listener + ".plain.sasl.jaas.config",
+                        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" "
+                                + "password=\"admin-secret\" user_admin=\"admin-secret\" user_" + SASL_USER + "=\""
+                                + SASL_PASSWORD + "\";");
+            }
             cluster = builder.build();
             cluster.format();
             cluster.startup();
@@ -157,7 +200,8 @@ public final class EmbeddedKafka implements AutoCloseable {
                     .boundPort(ListenerName.normalised(TestKitDefaults.DEFAULT_BROKER_LISTENER_NAME));
             LOG.info("Kafka broker on 127.0.0.1:{} started in {} ms ({})",
                     port, (System.nanoTime() - t0) / 1_000_000, baseDir);
-            return new EmbeddedKafka(cluster, baseDir, "127.0.0.1:" + port);
+            return new EmbeddedKafka(cluster, baseDir, "127.0.0.1:" + port,
+                    sasl ? saslClientSettings(SASL_USER, SASL_PASSWORD) : Map.of());
         } catch (Exception e) {
             if (cluster != null) {
                 try {
@@ -193,7 +237,7 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     /** A new mutable map holding {@code bootstrap.servers}; add client settings to it. */
     public Map<String, Object> clientProperties() {
-        Map<String, Object> props = new HashMap<>();
+        Map<String, Object> props = new HashMap<>(clientSecurity);
         props.put("bootstrap.servers", bootstrapServers);
         return props;
     }
