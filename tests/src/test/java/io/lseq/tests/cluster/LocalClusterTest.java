@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.lseq.cli.Main;
 import io.lseq.tests.LocalProcesses;
+import io.lseq.tests.flink.Jobs;
 import io.lseq.tests.LocalProcesses.Result;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,13 +20,11 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -135,7 +134,7 @@ class LocalClusterTest {
         String state = awaitTerminal(id);
         assertEquals("FINISHED", state, () -> "job " + id + " ended " + state + "; logs in " + runDir.resolve("log"));
         assertEquals(Files.readAllLines(repoRoot.resolve("examples/events/sample-expected.jsonl")).size(),
-                committedLines(tmp.resolve("scores")).size(), "committed scores");
+                Jobs.committedLines(tmp.resolve("scores")).size(), "committed scores");
 
         long jobMs = (System.nanoTime() - t0) / 1_000_000;
         System.out.printf("flink.sh: cluster started in %d ms; job submitted and finished in %d ms%n", startedMs, jobMs);
@@ -166,20 +165,6 @@ class LocalClusterTest {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + restPort + path))
                 .timeout(Duration.ofSeconds(10)).GET().build();
         return http.send(request, HttpResponse.BodyHandlers.ofString(UTF_8));
-    }
-
-    /** The lines of the committed part files (in-progress and pending ones start with '.'). */
-    private static List<String> committedLines(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            return List.of();
-        }
-        List<String> lines = new ArrayList<>();
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : files.filter(p -> !p.getFileName().toString().startsWith(".")).sorted().toList()) {
-                lines.addAll(Files.readAllLines(f, UTF_8));
-            }
-        }
-        return lines;
     }
 
     /** Runs flink.sh with this test's ports and run dir (see {@link LocalProcesses#runScript}). */

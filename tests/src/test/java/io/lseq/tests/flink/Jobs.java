@@ -24,7 +24,7 @@ import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /** Building, running and reading the output of the scoring job in tests. */
-final class Jobs {
+public final class Jobs {
     private Jobs() {}
 
     /** Options for a file-to-file job with a retained checkpoint directory. */
@@ -58,7 +58,7 @@ final class Jobs {
     }
 
     /** Every line of every committed part file under {@code dir} (in-progress files start with a dot). */
-    static List<String> committedLines(Path dir) {
+    public static List<String> committedLines(Path dir) {
         if (!Files.isDirectory(dir)) {
             return List.of();
         }
