@@ -1,6 +1,7 @@
 package io.lseq.cli;
 
 import io.lseq.core.format.ModelFormatException;
+import io.lseq.flink.state.StateMismatchException;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
@@ -17,7 +18,8 @@ public final class Main {
     private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
     static {
-        for (Command c : List.of(new ScoreCommand(), new RunCommand(), new BackfillCommand(), new InspectCommand())) {
+        for (Command c : List.of(new ScoreCommand(), new RunCommand(), new StopCommand(), new BackfillCommand(),
+                new InspectCommand())) {
             COMMANDS.put(c.name(), c);
         }
     }
@@ -52,6 +54,8 @@ public final class Main {
         } catch (UsageException e) {
             System.err.println(prefix + e.getMessage() + " (lseq " + cmd.name() + " --help)");
             return 2;
+        } catch (StateMismatchException e) {
+            return fail(prefix + e.getMessage(), e);
         } catch (ModelFormatException e) {
             return fail(prefix + "bad model: " + e.getMessage(), e);
         } catch (NoSuchFileException e) {

@@ -1,6 +1,8 @@
 package io.lseq.cli;
 
+import io.lseq.core.model.Model;
 import io.lseq.flink.savepoint.ResetState;
+import io.lseq.flink.savepoint.SavepointCheck;
 import io.lseq.flink.io.Endpoint;
 import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ScoringJob;
@@ -63,6 +65,8 @@ public final class RunCommand implements Command {
     @Override
     public int run(Args a) throws Exception {
         JobOptions o = options(a);
+        String jm = a.get("jobmanager", null);
+        JobManagerAddress address = jm == null ? null : JobManagerAddress.parse(jm);
         if (a.has("reset-state")) {
             if (o.fromSavepoint == null) {
                 throw new UsageException("--reset-state needs --from-savepoint (a new job starts with no state anyway)");
@@ -70,19 +74,17 @@ public final class RunCommand implements Command {
             String copy = o.fromSavepoint.replaceAll("/+$", "") + "-reset-" + System.currentTimeMillis();
             System.err.println("lseq run: --reset-state: writing " + copy + " without the key states");
             o.fromSavepoint = ResetState.withoutKeyStates(o.fromSavepoint, copy);
+        } else if (o.fromSavepoint != null) {
+            // Refuse here, not in a task that the cluster would restart forever.
+            SavepointCheck.requireCompatible(o.fromSavepoint, Model.load(o.model).stateSignature());
         }
         Configuration conf = ScoringJob.configuration(o);
-        String jm = a.get("jobmanager");
         StreamExecutionEnvironment env;
         if (jm == null) {
             env = StreamExecutionEnvironment.createLocalEnvironment(conf);
         } else {
-            int colon = jm.lastIndexOf(':');
-            if (colon <= 0) {
-                throw new UsageException("--jobmanager must be HOST:PORT, got '" + jm + "'");
-            }
-            int port = parsePort(jm.substring(colon + 1));
-            env = StreamExecutionEnvironment.createRemoteEnvironment(jm.substring(0, colon), port, conf, jobJar().toString());
+            env = StreamExecutionEnvironment.createRemoteEnvironment(address.host(), address.port(), conf,
+                    jobJar().toString());
         }
         ScoringJob.build(env, o);
         if (jm != null) {
@@ -115,11 +117,14 @@ public final class RunCommand implements Command {
             throw new UsageException("--state-backend must be hashmap or rocksdb, got '" + o.stateBackend + "'");
         }
         o.checkpointDir = a.get("checkpoint-dir");
-        if (o.checkpointDir != null && !o.checkpointDir.contains("://")) {
+        if (o.checkpointDir != null && !hasScheme(o.checkpointDir)) {
             o.checkpointDir = Path.of(o.checkpointDir).toAbsolutePath().toUri().toString();
         }
         o.checkpointInterval = duration("checkpoint-interval", a.get("checkpoint-interval", "10s"));
         o.fromSavepoint = a.get("from-savepoint");
+        if (o.fromSavepoint != null && !hasScheme(o.fromSavepoint)) {
+            o.fromSavepoint = Path.of(o.fromSavepoint).toAbsolutePath().normalize().toString();
+        }
         o.stateTtl = a.has("state-ttl") ? duration("state-ttl", a.get("state-ttl")) : null;
         o.kafkaProperties = a.properties("kafka-property");
         o.groupId = a.get("group-id");
@@ -154,16 +159,9 @@ public final class RunCommand implements Command {
         }
     }
 
-    private static int parsePort(String text) {
-        try {
-            int p = Integer.parseInt(text);
-            if (p > 0 && p < 65536) {
-                return p;
-            }
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new UsageException("--jobmanager port must be 1..65535, got '" + text + "'");
+    /** Whether a path is a URI with a scheme ({@code file:/x}, {@code s3://b/x}), not a local path. */
+    static boolean hasScheme(String path) {
+        return path.matches("[A-Za-z][A-Za-z0-9+.-]*:.*");
     }
 
     /**

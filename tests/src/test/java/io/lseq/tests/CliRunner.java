@@ -6,12 +6,14 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /** Runs {@code lseq} in this JVM with its standard streams captured. */
-final class CliRunner {
-    record Result(int status, String out, String err) {}
+public final class CliRunner {
+    /** Exit status and what the command printed. */
+    public record Result(int status, String out, String err) {}
 
     private CliRunner() {}
 
-    static synchronized Result run(String... argv) {
+    /** Runs {@code lseq argv...}. */
+    public static synchronized Result run(String... argv) {
         PrintStream oldOut = System.out;
         PrintStream oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream();

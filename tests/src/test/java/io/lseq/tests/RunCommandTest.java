@@ -23,6 +23,7 @@ class RunCommandTest {
         "--parallelism|0|--parallelism must be a positive integer",
         "--kafka-property|acks|--kafka-property needs KEY=VALUE",
         "--jobmanager|localhost|--jobmanager must be HOST:PORT",
+        "--jobmanager|localhost:99999|--jobmanager port must be 1..65535, got '99999'",
     })
     void badOptionsAreOneLineAndStatusTwo(String option, String value, String message) {
         String[] argv = {"run", "--model", MODEL, "--source", EVENTS, "--sink", "file:/tmp/lseq-never", option, value};
@@ -44,8 +45,15 @@ class RunCommandTest {
         assertTrue(r.err().contains("--reset-state needs --from-savepoint"), r.err());
     }
 
+    @org.junit.jupiter.api.Test
+    void stopNeedsAJobId() {
+        CliRunner.Result r = CliRunner.run("stop", "--jobmanager", "127.0.0.1:8081", "--job", "latest");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("--job must be a job id of 32 hex digits, got 'latest'"), r.err());
+    }
+
     @ParameterizedTest
-    @CsvSource({"run", "score", "inspect", "backfill"})
+    @CsvSource({"run", "stop", "score", "inspect", "backfill"})
     void helpListsEveryOption(String cmd) {
         CliRunner.Result r = CliRunner.run(cmd, "--help");
         assertEquals(0, r.status());

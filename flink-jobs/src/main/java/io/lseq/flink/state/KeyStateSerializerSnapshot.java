@@ -30,6 +30,16 @@ public final class KeyStateSerializerSnapshot implements TypeSerializerSnapshot<
         this.signature = signature;
     }
 
+    /** The state signature of the model that wrote the states (see {@code Model#stateSignature}). */
+    public String signature() {
+        return signature;
+    }
+
+    /** Floats per key state. */
+    public int floats() {
+        return floats;
+    }
+
     @Override
     public int getCurrentVersion() {
         return VERSION;

@@ -6,10 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.lseq.connectors.event.Score;
 import io.lseq.connectors.json.Json;
+import io.lseq.core.model.Model;
 import io.lseq.core.testing.TestModels;
 import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ScoringJob;
 import io.lseq.flink.savepoint.ResetState;
+import io.lseq.flink.savepoint.SavepointCheck;
+import io.lseq.tests.CliRunner;
 import io.lseq.tests.kafka.EmbeddedKafka;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -128,6 +131,17 @@ class StateTest {
             assertTrue(s.seq() >= 10 && s.seq() < 15, "continues the restored keys: " + line);
         }
 
+        // lseq run refuses on the client, before submitting: the savepoint's metadata names the architecture.
+        assertEquals(Model.load(first).stateSignature(), SavepointCheck.savedSignature(savepoint).orElseThrow());
+        CliRunner.Result cli = CliRunner.run("run", "--model", other.toString(), "--from-savepoint", savepoint,
+                "--source", "kafka://" + kafka.bootstrapServers() + "/in-restore",
+                "--sink", "kafka://" + kafka.bootstrapServers() + "/out-c");
+        assertEquals(1, cli.status(), cli.err());
+        assertEquals(1, cli.err().strip().lines().count(), cli.err());
+        assertTrue(cli.err().contains("another architecture") && cli.err().contains("--reset-state")
+                && cli.err().contains("Gru[dState=16]"), cli.err());
+
+        // A job built without that check (e.g. flink run of the job jar) fails at restore instead.
         JobOptions refused = KafkaJobs.kafkaJob(kafka, other, "in-restore", "out-c", null, tmp.resolve("c3"));
         refused.fromSavepoint = savepoint;
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(Jobs.config(refused, false));
