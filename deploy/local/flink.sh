@@ -44,8 +44,9 @@ JM_CLASS=org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint
 TM_CLASS=org.apache.flink.runtime.taskexecutor.TaskManagerRunner
 JM_PID_FILE="$RUN_DIR/jobmanager.pid"
 
-log() { echo "flink.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
+NAME=flink.sh
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Processes
@@ -88,50 +89,8 @@ running_tms() {
   done
 }
 
-port_answers() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# Sends TERM to the given pids, waits up to 20 s for all of them, then KILLs what is left.
-stop_pids() {
-  local pid i alive
-  (($# > 0)) || return 0
-  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for ((i = 0; i < 100; i++)); do # 20 s
-    alive=0
-    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive)) || return 0
-    sleep 0.2
-  done
-  for pid in "$@"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid still alive after 20 s; sending KILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-  for ((i = 0; i < 25; i++)); do
-    alive=0
-    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive)) || return 0
-    sleep 0.2
-  done
-}
-
 # ---------------------------------------------------------------------------------------------
 # Classpath and configuration
-
-# Resolve the cluster's classpath with Maven once; cache it next to the pom (target/ is ignored)
-# and refresh it when the pom changes. Offline first, so a warm ~/.m2 needs no network.
-classpath() {
-  if [[ ! -s "$CP_CACHE" || "$POM" -nt "$CP_CACHE" ]]; then
-    log "resolving the Flink classpath with Maven (once)"
-    mkdir -p "$(dirname "$CP_CACHE")"
-    local tmp="$CP_CACHE.$$"
-    mvn -q -B -o -f "$POM" dependency:build-classpath -Dmdep.outputFile="$tmp" >/dev/null 2>&1 \
-      || mvn -q -B -f "$POM" dependency:build-classpath -Dmdep.outputFile="$tmp" >&2 \
-      || die "mvn could not resolve $POM"
-    mv -f "$tmp" "$CP_CACHE"
-  fi
-  cat "$CP_CACHE"
-}
 
 # Sets a flattened top-level key of the run dir's config.yaml (replaces its line, or appends).
 set_key() {

@@ -33,8 +33,9 @@ PID_FILE="$RUN_DIR/kafka.pid"
 LOG_FILE="$RUN_DIR/kafka.log"
 DATA_DIR="$RUN_DIR/data"
 
-log() { echo "kafka.sh: $*" >&2; }
-die() { log "$*"; exit 1; }
+NAME=kafka.sh
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 # The pid in the pid file, if that process is alive and is this run dir's broker.
 running_pid() {
@@ -48,23 +49,6 @@ running_pid() {
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka.Kafka $RUN_DIR/server.properties" || return 1
   fi
   echo "$pid"
-}
-
-port_answers() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# Resolve the broker's classpath with Maven once; cache it next to the pom (target/ is ignored)
-# and refresh it when the pom changes. Offline first, so a warm ~/.m2 needs no network.
-classpath() {
-  if [[ ! -s "$CP_CACHE" || "$POM" -nt "$CP_CACHE" ]]; then
-    log "resolving the Kafka classpath with Maven (once)"
-    mkdir -p "$(dirname "$CP_CACHE")"
-    local tmp="$CP_CACHE.$$"
-    mvn -q -B -o -f "$POM" dependency:build-classpath -Dmdep.outputFile="$tmp" >/dev/null 2>&1 \
-      || mvn -q -B -f "$POM" dependency:build-classpath -Dmdep.outputFile="$tmp" >&2 \
-      || die "mvn could not resolve $POM"
-    mv -f "$tmp" "$CP_CACHE"
-  fi
-  cat "$CP_CACHE"
 }
 
 write_config() {
@@ -178,31 +162,16 @@ start() {
     sleep 0.2
   done
   tail -n 40 "$LOG_FILE" >&2 || true
-  stop_pid "$pid"
+  stop_pids "$pid"
   rm -f "$PID_FILE"
   die "broker not ready after ${START_TIMEOUT}s; stopped it (log: $LOG_FILE)"
-}
-
-stop_pid() {
-  local pid="$1" i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 100; i++)); do # 20 s
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.2
-  done
-  log "pid $pid still alive after 20 s; sending KILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 25; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.2
-  done
 }
 
 stop() {
   local clean="${1:-}" pid
   [[ -z "$clean" || "$clean" == "--clean" ]] || die "usage: $0 stop [--clean]"
   if pid="$(running_pid)"; then
-    stop_pid "$pid"
+    stop_pids "$pid"
     echo "stopped (pid $pid)"
   else
     echo "not running"
