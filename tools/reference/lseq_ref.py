@@ -185,13 +185,17 @@ class LSTMMixer(nn.LSTM):
 
 class _Window:
     """Per-key cache of the last W rotated keys and values (ring buffer; softmax-weighted
-    sums do not depend on the order of the visible positions)."""
+    sums do not depend on the order of the visible positions), plus, with attention sinks
+    (extension "sinks": S), the key's first S keys (unrotated) and values."""
 
-    def __init__(self, W, kshape, vshape, dtype):
+    def __init__(self, W, kshape, vshape, dtype, sinks=0):
         self.W = W
         self.K = torch.zeros((W,) + tuple(kshape), dtype=dtype)
         self.V = torch.zeros((W,) + tuple(vshape), dtype=dtype)
         self.count = 0
+        self.S = sinks
+        self.SK = torch.zeros((sinks,) + tuple(kshape), dtype=dtype)   # raw (unrotated) keys
+        self.SV = torch.zeros((sinks,) + tuple(vshape), dtype=dtype)
 
     def push(self, k, v):
         slot = self.count % self.W
@@ -200,6 +204,26 @@ class _Window:
         self.count += 1
         n = min(self.count, self.W)       # visible positions max(0, t-W+1) .. t
         return self.K[:n], self.V[:n], n
+
+    def add_sinks(self, K, V, n, k_raw, v, pos, rot):
+        """Extension "sinks" (StreamingLLM attention sinks), after push() of the event at
+        absolute position `pos` (key-relative index r = count - 1; w0 = max(0, r-W+1)).
+        Sink j (< S) is visible when it is not in the window (j < w0) and is rotated as if
+        at relative position j + max(0, w0 - S): its own position while the visible set is
+        contiguous (w0 <= S), else immediately before the window (w0 - S + j).
+        rot(u[m, ...], rel_pos[m]) -> rotated keys. Returns (K, V, n) with the sinks added;
+        n = min(r+1, S+W)."""
+        r = self.count - 1
+        if r < self.S:
+            self.SK[r] = k_raw
+            self.SV[r] = v
+        w0 = max(0, r - self.W + 1)
+        m = min(self.S, w0)               # sinks outside the window
+        if m == 0:
+            return K, V, n
+        p = torch.arange(m, dtype=torch.float64) + (pos - r + max(0, w0 - self.S))
+        Ks = rot(self.SK[:m], p.to(self.SK.dtype))
+        return torch.cat([K, Ks]), torch.cat([V, self.SV[:m]]), n + m
 
 
 def _window_mask(T, W):
@@ -210,9 +234,26 @@ def _window_mask(T, W):
     return visible, n
 
 
+def _sink_layout(T, W, S, pos0, dtype):
+    """Batch form of the "sinks" extension. Returns (sink_vis [T, S]: sink j is visible
+    at row t outside the window, i.e. j <= t and j < w0(t) = max(0, t-W+1);
+    sink_pos [T, S]: the position sink j is rotated at for row t, pos0 + w0 - S + j when
+    w0 > S, else its own pos0 + j; n [T]: count of visible positions, window + sinks)."""
+    t = torch.arange(T).unsqueeze(1)
+    j = torch.arange(S).unsqueeze(0)
+    w0 = torch.clamp(t - W + 1, min=0)
+    sink_vis = (j < w0) & (j <= t)
+    gap = w0 > S
+    sink_pos = torch.where(gap, w0 - S + j, j.expand(T, S)).to(dtype) + pos0
+    _, n_win = _window_mask(T, W)
+    n = n_win + sink_vis.sum(1)
+    return sink_vis, sink_pos, n
+
+
 class Attention(nn.Module):
-    def __init__(self, H, heads, window, rope_theta, logn_base, bias):
+    def __init__(self, H, heads, window, rope_theta, logn_base, bias, sinks=0):
         super().__init__()
+        self.sinks = sinks
         if H % heads != 0 or (H // heads) % 2 != 0:
             raise ModelFormatError("attention: heads must divide d_model with an even head dim")
         self.H, self.h, self.d = H, heads, H // heads
@@ -224,13 +265,18 @@ class Attention(nn.Module):
         self.o = linear(H, H, bias)
 
     def init_state(self):
-        return _Window(self.W, (self.h, self.d), (self.h, self.d), self.q.weight.dtype)
+        return _Window(self.W, (self.h, self.d), (self.h, self.d), self.q.weight.dtype,
+                       self.sinks)
 
     def step(self, a, win, pos):
         q = rope(self.q(a).view(self.h, self.d), pos, self.theta)    # head j = rows j*d..
-        k = rope(self.k(a).view(self.h, self.d), pos, self.theta)
+        k_raw = self.k(a).view(self.h, self.d)
+        k = rope(k_raw, pos, self.theta)
         v = self.v(a).view(self.h, self.d)
         K, V, n = win.push(k, v)                                     # [n, h, d]
+        if self.sinks:
+            K, V, n = win.add_sinks(K, V, n, k_raw, v, pos,
+                                    lambda u, p: rope(u, p.unsqueeze(1), self.theta))
         scores = torch.einsum("hd,nhd->hn", q, K) / math.sqrt(self.d)
         scores = scores * logn_scale(n, self.logn)
         A = torch.softmax(scores, dim=-1)
@@ -245,6 +291,17 @@ class Attention(nn.Module):
         v = self.v(a).view(T, self.h, self.d)
         visible, n = _window_mask(T, self.W)
         scores = torch.einsum("thd,shd->hts", q, k) / math.sqrt(self.d)
+        if self.sinks:
+            # sink columns appended after the T window columns: keys re-rotated per row
+            S = min(self.sinks, T)
+            sink_vis, sink_pos, n = _sink_layout(T, self.W, S, pos0, a.dtype)
+            k_raw = self.k(a[:S]).view(S, self.h, self.d)
+            ks = rope(k_raw.unsqueeze(0).expand(T, S, self.h, self.d),
+                      sink_pos.unsqueeze(-1), self.theta)                 # [T, S, h, d]
+            sscores = torch.einsum("thd,tshd->hts", q, ks) / math.sqrt(self.d)
+            scores = torch.cat([scores, sscores], dim=-1)
+            visible = torch.cat([visible, sink_vis], dim=-1)
+            v = torch.cat([v, v[:S]])
         scale = torch.tensor([logn_scale(int(c), self.logn) for c in n], dtype=a.dtype)
         scores = scores * scale.view(1, T, 1)
         scores = scores.masked_fill(~visible.unsqueeze(0), float("-inf"))
@@ -254,8 +311,9 @@ class Attention(nn.Module):
 
 
 class GAU(nn.Module):
-    def __init__(self, H, expansion, key_size, window, rope_theta, logn_base):
+    def __init__(self, H, expansion, key_size, window, rope_theta, logn_base, sinks=0):
         super().__init__()
+        self.sinks = sinks
         if key_size % 2 != 0:
             raise ModelFormatError("gau: key_size must be even (RoPE half-split)")
         self.H, self.E, self.S = H, expansion * H, key_size
@@ -267,18 +325,22 @@ class GAU(nn.Module):
         self.k_scale, self.k_offset = z(key_size), z(key_size)
         self.o_dense = linear(self.E, H)
 
-    def _uvqk(self, a, pos):
+    def _uvqk(self, a, pos, raw=False):
         u, v, z = torch.split(F.silu(self.i_dense(a)), [self.E, self.E, self.S], dim=-1)
         q = rope(z * self.q_scale + self.q_offset, pos, self.theta)
-        k = rope(z * self.k_scale + self.k_offset, pos, self.theta)
-        return u, v, q, k
+        k_raw = z * self.k_scale + self.k_offset
+        k = rope(k_raw, pos, self.theta)
+        return (u, v, q, k, k_raw) if raw else (u, v, q, k)
 
     def init_state(self):
-        return _Window(self.W, (self.S,), (self.E,), self.q_scale.dtype)
+        return _Window(self.W, (self.S,), (self.E,), self.q_scale.dtype, self.sinks)
 
     def step(self, a, win, pos):
-        u, v, q, k = self._uvqk(a, pos)
+        u, v, q, k, k_raw = self._uvqk(a, pos, raw=True)
         K, V, n = win.push(k, v)
+        if self.sinks:
+            K, V, n = win.add_sinks(K, V, n, k_raw, v, pos,
+                                    lambda w, p: rope(w, p, self.theta))
         scores = logn_scale(n, self.logn) * (K @ q) / math.sqrt(self.S)
         A = torch.softmax(scores, dim=-1)
         return self.o_dense(u * (A @ V)), win
@@ -286,10 +348,18 @@ class GAU(nn.Module):
     def forward_seq(self, a, pos0=0):
         T = a.shape[0]
         pos = torch.arange(T, dtype=a.dtype) + pos0
-        u, v, q, k = self._uvqk(a, pos)
+        u, v, q, k, k_raw = self._uvqk(a, pos, raw=True)
         visible, n = _window_mask(T, self.W)
+        scores = q @ k.T
+        if self.sinks:
+            Sn = min(self.sinks, T)
+            sink_vis, sink_pos, n = _sink_layout(T, self.W, Sn, pos0, a.dtype)
+            ks = rope(k_raw[:Sn].unsqueeze(0).expand(T, Sn, self.S), sink_pos, self.theta)
+            scores = torch.cat([scores, torch.einsum("td,tsd->ts", q, ks)], dim=-1)
+            visible = torch.cat([visible, sink_vis], dim=-1)
+            v = torch.cat([v, v[:Sn]])
         scale = torch.tensor([logn_scale(int(c), self.logn) for c in n], dtype=a.dtype)
-        scores = scale.view(T, 1) * (q @ k.T) / math.sqrt(self.S)
+        scores = scale.view(T, 1) * scores / math.sqrt(self.S)
         scores = scores.masked_fill(~visible, float("-inf"))
         A = torch.softmax(scores, dim=-1)
         return self.o_dense(u * (A @ v))
@@ -353,10 +423,11 @@ def make_mixer(mcfg, H, attn_bias):
         return LSTMMixer(H, mcfg["d_state"])
     if t == "attention":
         return Attention(H, mcfg["heads"], mcfg["window"], mcfg.get("rope_theta", 10000.0),
-                         mcfg.get("logn_base"), attn_bias)
+                         mcfg.get("logn_base"), attn_bias, mcfg.get("sinks", 0))
     if t == "gau":
         return GAU(H, mcfg.get("expansion", 2), mcfg.get("key_size", 128), mcfg["window"],
-                   mcfg.get("rope_theta", 10000.0), mcfg.get("logn_base", 512))
+                   mcfg.get("rope_theta", 10000.0), mcfg.get("logn_base", 512),
+                   mcfg.get("sinks", 0))
     raise ModelFormatError("unknown mixer type %r" % (t,))
 
 
@@ -588,6 +659,9 @@ def validate_config(c):
             lb = m.get("logn_base") if t == "attention" else m.get("logn_base", 512)
             _want(lb is None or (_is_num(lb) and lb > 1), f + ".mixer.logn_base",
                   "must be a number > 1")
+            # Extension (tools/reference/README.md, "Format extensions"): attention sinks.
+            _want(_is_int(m.get("sinks", 0)) and m.get("sinks", 0) >= 0, f + ".mixer.sinks",
+                  "must be an integer >= 0")
             if t == "attention":
                 _want(_is_int(m.get("heads")) and m["heads"] > 0, f + ".mixer.heads",
                       "must be a positive integer")

@@ -121,6 +121,25 @@ CASES = [
                     {"type": "regression", "dim": 3},
                     norm="rms", gelu="erf"),
          init=dict(head_gain=1.0)),
+    # Extension "sinks" (attention sinks; tools/reference/README.md, "Format extensions").
+    dict(case="attention_sinks", dtype="F32", keys=3, n=2000, seed=110,
+         config=cfg("golden-attention-sinks", 32,
+                    {"type": "tokens", "vocab_size": 64, "bos_token": 1},
+                    [{"mixer": {"type": "attention", "heads": 2, "window": 16,
+                                "rope_theta": 10000.0, "logn_base": 8, "sinks": 4},
+                      "post": "none", "mlp": {"hidden": 64}}],
+                    {"type": "next_token", "tie_embeddings": False},
+                    norm="layer", gelu="erf"),
+         attn_bias=[True], head_bias=True, init=dict(embed_std=1.0 / math.sqrt(32))),
+    dict(case="gau_sinks", dtype="F32", keys=3, n=2000, seed=111,
+         config=cfg("golden-gau-sinks", 32,
+                    {"type": "tokens", "vocab_size": 48},
+                    [{"mixer": {"type": "gau", "expansion": 2, "key_size": 16, "window": 16,
+                                "rope_theta": 500.0, "logn_base": 8, "sinks": 3},
+                      "post": "glu"}],
+                    {"type": "next_token", "tie_embeddings": False},
+                    norm="rms"),
+         head_bias=True),
 ]
 
 

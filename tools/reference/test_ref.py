@@ -502,6 +502,176 @@ class ModelTest(unittest.TestCase):
             self.assertAlmostEqual(s1[t]["score"], s2[t]["score"], places=12)
 
 
+class SinksTest(unittest.TestCase):
+    """Extension "sinks" (attention sinks) on attention and gau: an explicit per-position
+    formula, stepping == batch, sinks 0 == absent, and a wrong variant is caught."""
+
+    @staticmethod
+    def _naive(mx, a, P=0, variant="shifted"):
+        """Python-float loops. variant "shifted" is the extension as specified (sink j at
+        w0 - S + j once the window leaves a gap); "original" keeps sinks at their own
+        positions (StreamingLLM done wrong); "no_sinks" ignores them."""
+        sd = {k: v.detach().numpy() for k, v in mx.state_dict().items()}
+        W, S = mx.W, mx.sinks
+        if isinstance(mx, R.Attention):
+            h, d = mx.h, mx.d
+            lin = lambda n, x: sd[n + ".weight"] @ x + (sd[n + ".bias"] if n + ".bias" in sd
+                                                         else 0)
+            q = [lin("q", x) for x in a]
+            k = [lin("k", x) for x in a]
+            v = [lin("v", x) for x in a]
+            heads = [(slice(j * d, (j + 1) * d),) * 2 for j in range(h)]
+        else:
+            d, E = mx.S, mx.E
+            x = a @ sd["i_dense.weight"].T + sd["i_dense.bias"]
+            x = x / (1 + np.exp(-x))
+            u, v, z = x[:, :E], x[:, E:2 * E], x[:, 2 * E:]
+            q = z * sd["q_scale"] + sd["q_offset"]
+            k = z * sd["k_scale"] + sd["k_offset"]
+            heads = [(slice(0, d), slice(0, E))]        # (q/k slice, v slice)
+
+        def rot(w, pos):
+            half = d // 2
+            out = [0.0] * d
+            for j in range(half):
+                ang = pos * mx.theta ** (-2.0 * j / d)
+                out[j] = w[j] * math.cos(ang) - w[j + half] * math.sin(ang)
+                out[j + half] = w[j + half] * math.cos(ang) + w[j] * math.sin(ang)
+            return out
+        res = []
+        for t in range(len(a)):
+            w0 = max(0, t - W + 1)
+            sinks = [] if variant == "no_sinks" else list(range(min(S, t + 1)))
+            vis = sorted(set(sinks) | set(range(w0, t + 1)))
+            n = len(vis)
+            if variant != "no_sinks":
+                assert n == min(t + 1, S + W)
+
+            def kpos(s):
+                if variant == "shifted" and w0 > S and s < S:
+                    return s + w0 - S
+                return s
+            scale = 1.0 if mx.logn is None else max(1.0, math.log(n) / math.log(mx.logn))
+            cat = []
+            for sl, vsl in heads:
+                qt = rot(q[t][sl], P + t)
+                sc = [scale * sum(x1 * y1 for x1, y1 in zip(qt, rot(k[s][sl], P + kpos(s))))
+                      / math.sqrt(d) for s in vis]
+                mxs = max(sc)
+                e = [math.exp(x1 - mxs) for x1 in sc]
+                zz = sum(e)
+                cat.extend(sum(e[i] / zz * v[s][vsl][c] for i, s in enumerate(vis))
+                           for c in range(len(v[0][vsl])))
+            if isinstance(mx, R.Attention):
+                res.append(lin("o", np.array(cat)))
+            else:
+                res.append(sd["o_dense.weight"] @ (u[t] * np.array(cat)) + sd["o_dense.bias"])
+        return np.array(res)
+
+    def _mixers(self):
+        torch.manual_seed(11)
+        for S, W, logn in ((3, 5, 3), (1, 4, None), (6, 3, 2)):
+            mx = R.Attention(8, 2, W, 100.0, logn, True, sinks=S)
+            with torch.no_grad():
+                mx.q.weight.mul_(3)
+                mx.k.weight.mul_(3)
+            yield mx
+            g = R.GAU(6, 2, 4, W, 30.0, logn if logn else 512, sinks=S)
+            with torch.no_grad():
+                for p in (g.q_scale, g.k_scale):
+                    p.copy_(1 + torch.randn(4, dtype=DT))
+                for p in (g.q_offset, g.k_offset):
+                    p.copy_(torch.randn(4, dtype=DT))
+                g.i_dense.weight.mul_(2)
+            yield g
+
+    def test_naive_step_batch(self):
+        for mx in self._mixers():
+            T = 20
+            a = torch.randn(T, mx.H, dtype=DT)
+            for P in (0, 1000):
+                want = self._naive(mx, a.numpy(), P)
+                wrong = self._naive(mx, a.numpy(), P, "original")
+                with torch.no_grad():
+                    bat = mx.forward_seq(a, P).numpy()
+                    st = mx.init_state()
+                    stp = np.array([mx.step(a[t], st, P + t)[0].numpy() for t in range(T)])
+                np.testing.assert_allclose(bat, want, atol=1e-11)
+                np.testing.assert_allclose(stp, want, atol=1e-11)
+                # the wrong variant agrees while there is no gap (w0 <= S), differs after
+                gap = [t for t in range(T) if t - mx.W + 1 > mx.sinks]
+                self.assertTrue(gap)
+                np.testing.assert_allclose(wrong[:gap[0]], want[:gap[0]], atol=1e-11)
+                self.assertGreater(np.abs(wrong[gap] - want[gap]).max(), 1e-3,
+                                   (type(mx).__name__, mx.sinks, mx.W))
+
+    def test_sinks_zero_is_absent(self):
+        for t in ("attention", "gau"):
+            m = {"type": t, "window": 5, "logn_base": 3}
+            m.update({"heads": 2} if t == "attention" else {"key_size": 4})
+            c0 = cfg(8, TOK_BOS, [{"mixer": m, "post": "glu"}],
+                     {"type": "next_token", "tie_embeddings": False})
+            c1 = json.loads(json.dumps(c0))
+            c1["blocks"][0]["mixer"]["sinks"] = 0
+            m0 = RM.build_random(c0, 4)
+            m1 = R.LseqModel(c1)
+            m1.load_state_dict(m0.state_dict())
+            toks = random_inputs(m0, 30, 5)
+            s0, s1 = R.StreamScorer(m0), R.StreamScorer(m1)
+            for v in toks:
+                self.assertEqual(s0.score("k", token=v), s1.score("k", token=v))
+            self.assertEqual(R.score_stream_batch(m0, toks), R.score_stream_batch(m1, toks))
+            # the sinks model is the no-sinks model while the window still holds position 0
+            c2 = json.loads(json.dumps(c0))
+            c2["blocks"][0]["mixer"]["sinks"] = 2
+            m2 = R.LseqModel(c2)
+            m2.load_state_dict(m0.state_dict())
+            a, b = R.score_stream_batch(m0, toks), R.score_stream_batch(m2, toks)
+            # BOS at position 0: event i at position i+1; its logits come from position i;
+            # w0 = max(0, i - 5 + 1) > 0 (position 0 left the window) from i = 5
+            for i in range(5):
+                self.assertEqual(a[i], b[i])
+            self.assertNotAlmostEqual(a[5]["score"], b[5]["score"], places=6)
+
+    def test_models_interleaved_and_offset(self):
+        blocks = [{"mixer": {"type": "attention", "heads": 2, "window": 5, "logn_base": 3,
+                             "sinks": 2}, "post": "none", "mlp": {"hidden": 12}},
+                  {"mixer": {"type": "lru", "d_state": 6}, "post": "glu"},
+                  {"mixer": {"type": "gau", "key_size": 4, "window": 4, "rope_theta": 50.0,
+                             "sinks": 3}, "post": "glu"}]
+        c = cfg(8, TOK_BOS, blocks, {"type": "next_token", "tie_embeddings": True})
+        model = RM.build_random(c, 9, attn_bias=[True, False, False])
+        streams = {k: random_inputs(model, 25 + 9 * j, j) for j, k in enumerate("xyz")}
+        order = [k for k in streams for _ in streams[k]]
+        np.random.RandomState(1).shuffle(order)
+        sc = R.StreamScorer(model)
+        pos = {k: 0 for k in streams}
+        got = {k: [] for k in streams}
+        for k in order:
+            got[k].append(sc.score(k, token=streams[k][pos[k]])["score"])
+            pos[k] += 1
+        for k, vals in streams.items():
+            base = [r["score"] for r in R.score_stream_batch(model, vals)]
+            for x, y in zip(got[k], base):
+                self.assertTrue(within(x, y, 1e-11), (k, x, y))
+            for P, tol in ((10 ** 6, 1e-9), (2 ** 40, 1e-4)):
+                scp = R.StreamScorer(model, pos_offset=P)
+                for v, y in zip(vals, base):
+                    self.assertTrue(within(scp.score(k, token=v)["score"], y, tol), (P, k))
+                for r, y in zip(R.score_stream_batch(model, vals, pos0=P), base):
+                    self.assertTrue(within(r["score"], y, tol), (P, k))
+
+    def test_validation(self):
+        for t in ("attention", "gau"):
+            for bad in (-1, 1.5, "2", True, None):
+                m = {"type": t, "window": 5, "sinks": bad}
+                m.update({"heads": 2} if t == "attention" else {})
+                c = cfg(8, TOK, [{"mixer": m}], {"type": "next_token"})
+                with self.assertRaisesRegex(R.ModelFormatError,
+                                            r"field blocks\[0\]\.mixer\.sinks"):
+                    R.validate_config(c)
+
+
 class EventTest(unittest.TestCase):
     def setUp(self):
         self.tok = RM.build_random(cfg(8, {"type": "tokens", "vocab_size": 512},

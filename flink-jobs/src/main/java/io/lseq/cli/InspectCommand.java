@@ -72,11 +72,11 @@ public final class InspectCommand implements Command {
             return "lstm d_state " + x.dState();
         } else if (m instanceof ModelConfig.Attention x) {
             return "attention heads " + x.heads() + ", window " + x.window() + ", rope_theta " + x.ropeTheta()
-                    + (x.lognBase() > 0 ? ", logn_base " + x.lognBase() : "");
+                    + (x.lognBase() > 0 ? ", logn_base " + x.lognBase() : "") + (x.sinks() > 0 ? ", sinks " + x.sinks() : "");
         }
         ModelConfig.Gau g = (ModelConfig.Gau) m;
         return "gau expansion " + g.expansion() + ", key_size " + g.keySize() + ", window " + g.window()
-                + ", rope_theta " + g.ropeTheta() + ", logn_base " + g.lognBase();
+                + ", rope_theta " + g.ropeTheta() + ", logn_base " + g.lognBase() + (g.sinks() > 0 ? ", sinks " + g.sinks() : "");
     }
 
     private static void line(StringBuilder b, String label, String text) {

@@ -175,7 +175,7 @@ public final class ConfigParser {
                 throw fail(m.path("heads"), "head dim " + (h / heads) + " must be even for RoPE");
             }
             mixer = new ModelConfig.Attention(heads, m.positive("window"), m.positiveNumber("rope_theta", 10000),
-                    m.has("logn_base") ? m.lognBase("logn_base", 0) : 0);
+                    m.has("logn_base") ? m.lognBase("logn_base", 0) : 0, m.nonNegative("sinks", 0));
             mixerOut = h;
         } else if ("gau".equals(type)) {
             int keySize = m.has("key_size") ? m.positive("key_size") : 128;
@@ -184,7 +184,7 @@ public final class ConfigParser {
             }
             int expansion = m.has("expansion") ? m.positive("expansion") : 2;
             mixer = new ModelConfig.Gau(expansion, keySize, m.positive("window"),
-                    m.positiveNumber("rope_theta", 10000), m.lognBase("logn_base", 512));
+                    m.positiveNumber("rope_theta", 10000), m.lognBase("logn_base", 512), m.nonNegative("sinks", 0));
             mixerOut = h;
         } else {
             throw fail(m.path("type"), "unknown mixer type " + quote(type) + " (lru, gru, lstm, attention or gau)");
@@ -284,6 +284,14 @@ public final class ConfigParser {
             int v = integer(field, 0);
             if (v <= 0) {
                 throw fail(path(field), "must be positive, got " + v);
+            }
+            return v;
+        }
+
+        int nonNegative(String field, int dflt) {
+            int v = integer(field, dflt);
+            if (v < 0) {
+                throw fail(path(field), "must be 0 or more, got " + v);
             }
             return v;
         }

@@ -86,11 +86,19 @@ public record ModelConfig(String name, int dModel, Input input, Norm norm, float
      * @param window W, visible positions including self
      * @param ropeTheta RoPE base
      * @param lognBase T0 of log-n scaling, or 0 for none
+     * @param sinks S attention sinks (lseq extension), 0 for none
      */
-    public record Attention(int heads, int window, double ropeTheta, double lognBase) implements Mixer {
+    public record Attention(int heads, int window, double ropeTheta, double lognBase, int sinks) implements Mixer {
         @Override
         public String type() {
             return "attention";
+        }
+
+        /** Part of the state signature: without sinks, the text of the versions before sinks. */
+        @Override
+        public String toString() {
+            return "Attention[heads=" + heads + ", window=" + window + ", ropeTheta=" + ropeTheta + ", lognBase="
+                    + lognBase + (sinks > 0 ? ", sinks=" + sinks : "") + "]";
         }
     }
 
@@ -102,11 +110,20 @@ public record ModelConfig(String name, int dModel, Input input, Norm norm, float
      * @param window W
      * @param ropeTheta RoPE base
      * @param lognBase log-n base (default 512)
+     * @param sinks S attention sinks (lseq extension), 0 for none
      */
-    public record Gau(int expansion, int keySize, int window, double ropeTheta, double lognBase) implements Mixer {
+    public record Gau(int expansion, int keySize, int window, double ropeTheta, double lognBase, int sinks)
+            implements Mixer {
         @Override
         public String type() {
             return "gau";
+        }
+
+        /** Part of the state signature: without sinks, the text of the versions before sinks. */
+        @Override
+        public String toString() {
+            return "Gau[expansion=" + expansion + ", keySize=" + keySize + ", window=" + window + ", ropeTheta="
+                    + ropeTheta + ", lognBase=" + lognBase + (sinks > 0 ? ", sinks=" + sinks : "") + "]";
         }
     }
 

@@ -35,7 +35,7 @@ public final class AttentionMixer implements Mixer {
         v = linear(w, prefix + "v", h);
         o = linear(w, prefix + "o", h);
         int d = h / cfg.heads();
-        cache = new WindowCache(cfg.heads(), d, d, cfg.window(), cfg.ropeTheta(), cfg.lognBase());
+        cache = new WindowCache(cfg.heads(), d, d, cfg.window(), cfg.ropeTheta(), cfg.lognBase(), cfg.sinks());
     }
 
     private static Linear linear(Weights w, String name, int h) {

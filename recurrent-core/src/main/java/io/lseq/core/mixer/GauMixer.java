@@ -35,7 +35,7 @@ public final class GauMixer implements Mixer {
         kScale = w.take(prefix + "k_scale", s);
         kOffset = w.take(prefix + "k_offset", s);
         out = new Linear(h, e, w.take(prefix + "o_dense.weight", h, e), w.take(prefix + "o_dense.bias", h));
-        cache = new WindowCache(1, s, e, cfg.window(), cfg.ropeTheta(), cfg.lognBase());
+        cache = new WindowCache(1, s, e, cfg.window(), cfg.ropeTheta(), cfg.lognBase(), cfg.sinks());
     }
 
     @Override

@@ -4,16 +4,25 @@ import io.lseq.core.math.Rope;
 import io.lseq.core.math.Vec;
 
 /**
- * Causal windowed attention over a ring buffer of the last W keys and values, shared by the
- * attention and GAU mixers.
+ * Causal windowed attention over a ring buffer of the last W keys and values, plus optional
+ * attention sinks, shared by the attention and GAU mixers.
  *
- * <p>State layout at {@code off}: {@code keys[W][heads * dk]}, then {@code values[W][heads * dv]}.
- * Position {@code p} lives in slot {@code p mod W}. Keys are stored already rotated by RoPE, so a
+ * <p>State layout at {@code off}: {@code keys[W][heads * dk]}, {@code values[W][heads * dv]},
+ * then, with S sinks, {@code sinkKeys[S][heads * dk]} (not rotated) and
+ * {@code sinkValues[S][heads * dv]}. Position {@code p} lives in slot {@code p mod W}. Keys are stored already rotated by RoPE, so a
  * cached key is never rotated again per step. Only position differences matter to RoPE, so
  * rotation angles are taken relative to an epoch base {@code b = p - (p mod R)}, R = 2^16: a key
  * at position s is stored rotated by {@code s - b}. When a step crosses into a new epoch, every
  * cached key is rotated once by {@code -R}. Angles therefore stay below {@code R + W} radians
  * times the highest frequency, and a key at position 2^40 scores exactly as one at 0.
+ *
+ * <p>Sinks (StreamingLLM, an lseq extension of the format: {@code "sinks": S}): the first S
+ * positions of a key stay visible forever. Once the window has moved past them they are placed
+ * just before it, at positions {@code w0-S .. w0-1} for a window starting at {@code w0}, so a
+ * sink is always at most {@code W+S-1} positions from the query. Their score is
+ * {@code rope(q, d) . k} with the query rotated by that distance d and the key stored unrotated;
+ * the distances are constant once the window has moved past the sinks, so their tables are
+ * computed once.
  */
 final class WindowCache {
     /** Rebase period R: a power of two, so the epoch base is exact in double. */
@@ -25,31 +34,46 @@ final class WindowCache {
     private final int window;
     private final double lognBase;
     private final Rope rope;
+    private final int sinks;
     private final float[] rebaseCos;
     private final float[] rebaseSin;
+    /** cos and sin of sink j's constant distance {@code W+S-1-j}, at {@code j * dk/2}. */
+    private final float[] sinkCos;
+    private final float[] sinkSin;
 
     /**
      * @param lognBase T0 of log-n scaling, or 0 for none
+     * @param sinks S, the number of first positions that stay visible (0 for none)
      */
-    WindowCache(int heads, int dk, int dv, int window, double ropeTheta, double lognBase) {
+    WindowCache(int heads, int dk, int dv, int window, double ropeTheta, double lognBase, int sinks) {
         this.heads = heads;
         this.dk = dk;
         this.dv = dv;
         this.window = window;
         this.lognBase = lognBase;
+        this.sinks = sinks;
         this.rope = new Rope(dk, ropeTheta);
-        this.rebaseCos = new float[dk / 2];
-        this.rebaseSin = new float[dk / 2];
+        int half = dk / 2;
+        this.rebaseCos = new float[half];
+        this.rebaseSin = new float[half];
         rope.angles(-(double) REBASE_PERIOD, rebaseCos, 0, rebaseSin, 0);
+        this.sinkCos = new float[sinks * half];
+        this.sinkSin = new float[sinks * half];
+        for (int j = 0; j < sinks; j++) {
+            rope.angles((double) window + sinks - 1 - j, sinkCos, j * half, sinkSin, j * half);
+        }
     }
 
     int stateSize() {
-        return window * heads * (dk + dv);
+        return (window + sinks) * heads * (dk + dv);
     }
 
-    /** Scratch floats {@link #attend} needs: scores over the window, then the cos and sin tables. */
+    /**
+     * Scratch floats {@link #attend} needs: scores over the window and sinks, the cos and sin
+     * tables, then (with sinks) the unrotated queries, one rotated query head and a sink's table.
+     */
     int scratchSize() {
-        return window + dk;
+        return window + sinks + dk + (sinks > 0 ? heads * dk + dk + dk : 0);
     }
 
     /**
@@ -67,6 +91,23 @@ final class WindowCache {
         int vw = heads * dv;
         int keysOff = off;
         int valuesOff = off + window * kw;
+        int sinkKeysOff = valuesOff + window * vw;
+        int sinkValuesOff = sinkKeysOff + sinks * kw;
+        if (pos < sinks) {
+            System.arraycopy(k, kOff, state, sinkKeysOff + (int) pos * kw, kw);
+            System.arraycopy(v, vOff, state, sinkValuesOff + (int) pos * vw, vw);
+        }
+        // Sinks the window no longer covers, and how far they are moved forward to sit before it.
+        long w0 = Math.max(0, pos - window + 1);
+        int outside = (int) Math.min(sinks, w0);
+        long shift = Math.max(0, w0 - sinks);
+        int half = dk / 2;
+        int qRaw = sOff + window + sinks + dk;
+        int qRot = qRaw + kw;
+        int tab = qRot + dk;
+        if (outside > 0) {
+            System.arraycopy(q, qOff, scratch, qRaw, kw);
+        }
         long rel = Math.floorMod(pos, REBASE_PERIOD);
         if (rel == 0 && pos != 0) {
             int cached = (int) Math.min(pos, window);
@@ -78,8 +119,8 @@ final class WindowCache {
             }
         }
         int scores = sOff;
-        int cos = sOff + window;
-        int sin = cos + dk / 2;
+        int cos = sOff + window + sinks;
+        int sin = cos + half;
         rope.angles(rel, scratch, cos, scratch, sin);
         for (int h = 0; h < heads; h++) {
             rope.rotate(q, qOff + h * dk, scratch, cos, scratch, sin);
@@ -89,7 +130,8 @@ final class WindowCache {
         System.arraycopy(k, kOff, state, keysOff + slot * kw, kw);
         System.arraycopy(v, vOff, state, valuesOff + slot * vw, vw);
 
-        int n = (int) Math.min(pos + 1, window);
+        int inWindow = (int) Math.min(pos + 1, window);
+        int n = inWindow + outside;
         double scale = 1.0 / Math.sqrt(dk);
         if (lognBase > 0) {
             scale *= Math.max(1.0, Math.log(n) / Math.log(lognBase));
@@ -98,9 +140,24 @@ final class WindowCache {
         for (int h = 0; h < heads; h++) {
             // Visible positions pos, pos-1, ..., pos-n+1, newest first.
             int s = slot;
-            for (int i = 0; i < n; i++) {
+            for (int i = 0; i < inWindow; i++) {
                 scratch[scores + i] = fscale * Vec.dot(q, qOff + h * dk, state, keysOff + s * kw + h * dk, dk);
                 s = s == 0 ? window - 1 : s - 1;
+            }
+            for (int j = 0; j < outside; j++) {
+                float[] c = sinkCos;
+                float[] sn = sinkSin;
+                int t = j * half;
+                if (shift == 0) { // still next to the window: the distance grows with pos
+                    c = scratch;
+                    sn = scratch;
+                    t = tab;
+                    rope.angles((double) (pos - j), scratch, tab, scratch, tab + half);
+                }
+                System.arraycopy(scratch, qRaw + h * dk, scratch, qRot, dk);
+                rope.rotate(scratch, qRot, c, t, sn, shift == 0 ? t + half : t);
+                scratch[scores + inWindow + j] =
+                        fscale * Vec.dot(scratch, qRot, state, sinkKeysOff + j * kw + h * dk, dk);
             }
             Vec.softmax(scratch, scores, n);
             int o = outOff + h * dv;
@@ -108,14 +165,20 @@ final class WindowCache {
                 out[o + j] = 0f;
             }
             s = slot;
-            for (int i = 0; i < n; i++) {
-                float p = scratch[scores + i];
-                int vr = valuesOff + s * vw + h * dv;
-                for (int j = 0; j < dv; j++) {
-                    out[o + j] += p * state[vr + j];
-                }
+            for (int i = 0; i < inWindow; i++) {
+                accumulate(scratch[scores + i], state, valuesOff + s * vw + h * dv, out, o);
                 s = s == 0 ? window - 1 : s - 1;
             }
+            for (int j = 0; j < outside; j++) {
+                accumulate(scratch[scores + inWindow + j], state, sinkValuesOff + j * vw + h * dv, out, o);
+            }
+        }
+    }
+
+    /** {@code out[o..o+dv) += p * state[vr..vr+dv)}. */
+    private void accumulate(float p, float[] state, int vr, float[] out, int o) {
+        for (int j = 0; j < dv; j++) {
+            out[o + j] += p * state[vr + j];
         }
     }
 }

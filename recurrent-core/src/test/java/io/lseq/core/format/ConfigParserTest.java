@@ -35,11 +35,11 @@ class ConfigParserTest {
         assertEquals(1, c.input().bosToken());
         assertEquals(Gelu.ERF, c.gelu());
         assertEquals(new ModelConfig.Lru(128), c.blocks().get(0).mixer());
-        assertEquals(new ModelConfig.Attention(4, 256, 10000.0, 512), c.blocks().get(2).mixer());
+        assertEquals(new ModelConfig.Attention(4, 256, 10000.0, 512, 0), c.blocks().get(2).mixer());
         assertEquals(256, c.blocks().get(2).mlpHidden());
         assertEquals(ModelConfig.Post.NONE, c.blocks().get(2).post());
         // GAU defaults: expansion 2, key_size 128, rope_theta 10000, logn_base 512; post glu.
-        assertEquals(new ModelConfig.Gau(2, 128, 64, 10000.0, 512), c.blocks().get(3).mixer());
+        assertEquals(new ModelConfig.Gau(2, 128, 64, 10000.0, 512, 0), c.blocks().get(3).mixer());
         assertEquals(ModelConfig.Post.GLU, c.blocks().get(3).post());
     }
 
@@ -58,6 +58,8 @@ class ConfigParserTest {
         "\"version\": 1|\"version\": 2|version 2 is not supported",
         "\"format\": \"lseq-model\"|\"format\": \"onnx\"|field format: must be \"lseq-model\"",
         "\"window\": 256|\"window\": 0|field blocks[2].mixer.window: must be positive",
+        "\"logn_base\": 512}|\"logn_base\": 512, \"sinks\": -1}|field blocks[2].mixer.sinks: must be 0 or more, got -1",
+        "\"logn_base\": 512}|\"logn_base\": 512, \"sinks\": 1.5}|field blocks[2].mixer.sinks: must be an integer",
         "\"logn_base\": 512|\"logn_base\": 1|field blocks[2].mixer.logn_base: must be a number greater than 1",
         "\"d_state\": 64|\"d_state\": 64, \"d_state\": 32|not valid JSON",
     })

@@ -6,11 +6,15 @@ import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import java.util.stream.LongStream;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The ring buffer with stored rotated keys and periodic rebase, against a direct float64
- * evaluation that rotates by exact position differences and never rebases.
+ * The ring buffer with stored rotated keys and periodic rebase, with and without attention
+ * sinks, against a direct float64 evaluation that rotates by exact position differences and
+ * never rebases.
  */
 class WindowCacheTest {
     static final int HEADS = 2;
@@ -20,10 +24,23 @@ class WindowCacheTest {
     static final double THETA = 10000;
     static final double LOGN = 4;
 
+    static Stream<Arguments> startsAndSinks() {
+        return LongStream.of(0, (1L << 16) - 300, 3 * (1L << 16) - 7, (1L << 40) - 333, (1L << 40) + 12345).boxed()
+                .flatMap(start -> Stream.of(Arguments.of(start, 0), Arguments.of(start, 3)));
+    }
+
+    /**
+     * A stream that starts at {@code start > 0} never wrote its sinks: they hold zero keys and
+     * values, which still take part in the softmax, and the direct evaluation does the same.
+     */
     @ParameterizedTest
-    @ValueSource(longs = {0, (1L << 16) - 300, 3 * (1L << 16) - 7, (1L << 40) - 333, (1L << 40) + 12345})
-    void matchesDirectEvaluationAcrossRebases(long start) {
-        WindowCache cache = new WindowCache(HEADS, DK, DV, W, THETA, LOGN);
+    @MethodSource("startsAndSinks")
+    void matchesDirectEvaluationAcrossRebases(long start, int sinks) {
+        WindowCache cache = new WindowCache(HEADS, DK, DV, W, THETA, LOGN, sinks);
+        double[][][] sinkKv = new double[sinks][][];
+        for (int j = 0; j < sinks; j++) {
+            sinkKv[j] = new double[][] {new double[HEADS * DK], new double[HEADS * DV]};
+        }
         float[] state = new float[cache.stateSize()];
         float[] scratch = new float[cache.scratchSize()];
         SplittableRandom rnd = new SplittableRandom(start);
@@ -49,6 +66,9 @@ class WindowCacheTest {
                 vd[i] = v[i];
             }
             history.addFirst(new double[][] {kd, vd});
+            if (pos < sinks) {
+                sinkKv[(int) pos] = new double[][] {kd, vd};
+            }
             if (history.size() > W) {
                 history.removeLast();
             }
@@ -56,7 +76,7 @@ class WindowCacheTest {
             if (step < W) {
                 continue; // the ring still holds slots this test never wrote (start > 0)
             }
-            double[] want = direct(qd, history, Math.min(pos + 1, W));
+            double[] want = direct(qd, history, Math.min(pos + 1, W), sinkKv, pos);
             for (int i = 0; i < out.length; i++) {
                 double err = Math.abs(out[i] - want[i]) / (1e-4 + 1e-4 * Math.abs(want[i]));
                 worst = Math.max(worst, err);
@@ -65,38 +85,59 @@ class WindowCacheTest {
         assertTrue(worst < 0.1, "worst error is " + worst + " of the format's tolerance");
     }
 
-    private static double[] direct(double[] q, ArrayDeque<double[][]> history, long n) {
+    /**
+     * The format's definition: window positions at their own distance from the query, sinks the
+     * window no longer covers (sink j at {@code j}, moved to sit just before the window once
+     * there is a gap).
+     */
+    private static double[] direct(double[] q, ArrayDeque<double[][]> history, long inWindow, double[][][] sinkKv,
+            long pos) {
+        long w0 = Math.max(0, pos - W + 1);
+        int outside = (int) Math.min(sinkKv.length, w0);
+        long shift = Math.max(0, w0 - sinkKv.length);
+        long n = inWindow + outside;
+        double[][] keys = new double[(int) n][];
+        double[][] values = new double[(int) n][];
+        long[] distance = new long[(int) n];
+        int i = 0;
+        for (Iterator<double[][]> it = history.iterator(); it.hasNext() && i < inWindow; i++) {
+            double[][] kv = it.next();
+            keys[i] = kv[0];
+            values[i] = kv[1];
+            distance[i] = i;
+        }
+        for (int j = 0; j < outside; j++, i++) {
+            keys[i] = sinkKv[j][0];
+            values[i] = sinkKv[j][1];
+            distance[i] = pos - j - shift;
+        }
         double[] out = new double[HEADS * DV];
         double scale = Math.max(1, Math.log(n) / Math.log(LOGN)) / Math.sqrt(DK);
         for (int h = 0; h < HEADS; h++) {
             double[] scores = new double[(int) n];
-            int i = 0;
             double max = Double.NEGATIVE_INFINITY;
-            for (Iterator<double[][]> it = history.iterator(); it.hasNext() && i < n; i++) {
-                double[] kv = it.next()[0];
-                // rope(q, t) . rope(k, s) = rope(q, t - s) . k, with t - s = i.
+            for (int s = 0; s < n; s++) {
+                // rope(q, t) . rope(k, t - d) = rope(q, d) . k
                 double dot = 0;
                 for (int j = 0; j < DK / 2; j++) {
-                    double a = i * Math.pow(THETA, -2.0 * j / DK);
+                    double a = distance[s] * Math.pow(THETA, -2.0 * j / DK);
                     double q1 = q[h * DK + j];
                     double q2 = q[h * DK + DK / 2 + j];
                     double r1 = q1 * Math.cos(a) - q2 * Math.sin(a);
                     double r2 = q2 * Math.cos(a) + q1 * Math.sin(a);
-                    dot += r1 * kv[h * DK + j] + r2 * kv[h * DK + DK / 2 + j];
+                    dot += r1 * keys[s][h * DK + j] + r2 * keys[s][h * DK + DK / 2 + j];
                 }
-                scores[i] = dot * scale;
-                max = Math.max(max, scores[i]);
+                scores[s] = dot * scale;
+                max = Math.max(max, scores[s]);
             }
             double sum = 0;
             for (int s = 0; s < n; s++) {
                 scores[s] = Math.exp(scores[s] - max);
                 sum += scores[s];
             }
-            i = 0;
-            for (Iterator<double[][]> it = history.iterator(); it.hasNext() && i < n; i++) {
-                double[] vv = it.next()[1];
+            for (int s = 0; s < n; s++) {
                 for (int j = 0; j < DV; j++) {
-                    out[h * DV + j] += scores[i] / sum * vv[h * DV + j];
+                    out[h * DV + j] += scores[s] / sum * values[s][h * DV + j];
                 }
             }
         }

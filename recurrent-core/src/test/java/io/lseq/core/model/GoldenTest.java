@@ -48,7 +48,7 @@ class GoldenTest {
         }).toList()).replace(" ", "");
         for (String needle : new String[] {"\"lru\"", "\"gru\"", "\"lstm\"", "\"attention\"", "\"gau\"",
             "\"next_token\"", "\"classes\"", "\"regression\"", "\"rms\"", "\"layer\"", "\"tanh\"", "\"bos_token\"",
-            "\"tie_embeddings\":true", "\"post\":\"none\"", "\"mlp\""}) {
+            "\"tie_embeddings\":true", "\"post\":\"none\"", "\"mlp\"", "\"sinks\""}) {
             assertTrue(all.contains(needle), "no golden case uses " + needle);
         }
         String dtypes = Files.readString(GOLDEN.resolve("index.json"));
