@@ -43,11 +43,11 @@ import org.apache.flink.util.TimeUtils;
  * the variants interleaved, after warm-up rounds; ratios to the floor are taken per round, then
  * the median. A run's time is from the source's first record to the sink's last score (job
  * start-up and the final checkpoint are outside it); its CPU time is the process CPU time over
- * the same span. Run with {@code bin/lseq-bench-stream} (see docs/BENCHMARKS.md).
+ * the same span. Run with {@code bin/lseq-bench stream} (see docs/BENCHMARKS.md).
  */
 public final class StreamBench {
     private static final String USAGE = String.join("\n",
-            "usage: bin/lseq-bench-stream [--events N] [--floor-events M] [--keys K] [--rounds R] [--warmup W]",
+            "usage: bin/lseq-bench stream [--events N] [--floor-events M] [--keys K] [--rounds R] [--warmup W]",
             "                             [--model DIR] [--checkpoint-interval D] [--variants LIST] [--seed S]",
             "",
             "Events/s of the lseq scoring job (MiniCluster, parallelism 1) on hashmap and on RocksDB, beside the",
@@ -130,7 +130,7 @@ public final class StreamBench {
                 return;
             }
         } catch (IllegalArgumentException e) {
-            System.err.println("lseq-bench-stream: " + e.getMessage());
+            System.err.println("lseq-bench stream: " + e.getMessage());
             System.err.println(USAGE);
             System.exit(2);
         }
@@ -220,6 +220,30 @@ public final class StreamBench {
             summary(runs);
         } finally {
             deleteTree(checkpoints);
+        }
+    }
+
+    /**
+     * One run of the scoring job (hashmap backend, parallelism 1, checkpoints every 10 s) over
+     * {@code events} uniform token events on {@code keys} keys, for the comparison report.
+     *
+     * @return events per second, from the source's first record to the sink's last score
+     */
+    public static double scoringJobEventsPerSecond(Path modelDir, long events, int keys, long seed) throws Exception {
+        StreamBench b = new StreamBench();
+        b.modelDir = modelDir;
+        b.events = events;
+        b.floorEvents = events;
+        b.keys = keys;
+        b.seed = seed;
+        b.modelSource = ModelSource.read(modelDir);
+        b.model = b.modelSource.load();
+        BenchEvents.prepare(seed, (int) events, keys, b.model.config().input().vocabSize());
+        b.checkpoints = Files.createTempDirectory("lseq-compare-checkpoints");
+        try {
+            return b.runOnce(1, Variant.HASHMAP).eventsPerSecond();
+        } finally {
+            deleteTree(b.checkpoints);
         }
     }
 
