@@ -55,6 +55,10 @@ public final class RunCommand implements Command {
                 .flag("reset-state", "with --from-savepoint: drop the saved key states (keep source positions), "
                         + "e.g. for a model of another architecture; the savepoint is copied, not changed")
                 .optional("state-ttl", "D", "drop the state of keys idle for longer than this (processing time), e.g. 7d")
+                .optional("micro-batch", "N", "step up to N events of different keys together (faster per event; "
+                        + "default 1: each on arrival); see docs/STREAMING.md")
+                .optional("micro-batch-wait", "D", "with --micro-batch: the longest an event waits for its batch "
+                        + "(default 5ms)")
                 .repeatable("kafka-property", "KEY=VALUE", "a Kafka client property for every source and sink, e.g. security.protocol=SASL_SSL")
                 .optional("group-id", "ID", "Kafka consumer group of the source (default lseq-MODELNAME)")
                 .optional("transactional-id-prefix", "P", "prefix of the Kafka sinks' transactional ids (default lseq); unique per job")
@@ -126,6 +130,13 @@ public final class RunCommand implements Command {
             o.fromSavepoint = Path.of(o.fromSavepoint).toAbsolutePath().normalize().toString();
         }
         o.stateTtl = a.has("state-ttl") ? duration("state-ttl", a.get("state-ttl")) : null;
+        o.microBatch = a.positiveInt("micro-batch", 1);
+        if (a.has("micro-batch-wait")) {
+            if (o.microBatch == 1) {
+                throw new UsageException("--micro-batch-wait needs --micro-batch N with N > 1");
+            }
+            o.microBatchWait = duration("micro-batch-wait", a.get("micro-batch-wait"));
+        }
         o.kafkaProperties = a.properties("kafka-property");
         o.groupId = a.get("group-id");
         o.transactionalIdPrefix = a.get("transactional-id-prefix");

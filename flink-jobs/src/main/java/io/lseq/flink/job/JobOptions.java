@@ -40,6 +40,10 @@ public final class JobOptions {
     public String transactionalIdPrefix;
     /** Read a Kafka source only to the end it has when the job starts. */
     public boolean kafkaUntilEnd;
+    /** Events of different keys the scoring operator steps together, at most (1: off). */
+    public int microBatch = 1;
+    /** The longest an event waits for its micro-batch to fill. */
+    public Duration microBatchWait = Duration.ofMillis(5);
     /** The job's name in Flink. */
     public String jobName;
 }

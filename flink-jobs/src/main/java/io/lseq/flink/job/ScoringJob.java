@@ -99,7 +99,8 @@ public final class ScoringJob {
     public static SingleOutputStreamOperator<Score> score(DataStream<Event> events, JobOptions o, ModelSource model) {
         long ttl = o.stateTtl == null ? 0 : o.stateTtl.toMillis();
         return events.keyBy(new EventKey())
-                .transform("score " + model.where(), TypeInformation.of(Score.class), new ScoringOperator(model, ttl))
+                .transform("score " + model.where(), TypeInformation.of(Score.class), new ScoringOperator(model, ttl, o.microBatch,
+                        o.microBatchWait.toMillis()))
                 .uid(ScoringOperator.UID);
     }
 

@@ -105,14 +105,43 @@ public final class LruMixer implements Mixer {
     @Override
     public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
         b.apply(a, 0, scratch, 0); // scratch: re[N], im[N] of gamma * B a
+        recur(state, off, scratch);
+        c.apply(state, off, m, 0);
+        addSkip(a, m);
+    }
+
+    @Override
+    public int keyRowWidth() {
+        return 2 * n;
+    }
+
+    /** B and C as products over the keys: r1 holds each key's B a, r2 its new state for C. */
+    @Override
+    public void stepKeys(float[][] states, int off, long[] pos, float[][] a, float[][] m, int count, float[][] r1,
+            float[][] r2, float[] scratch) {
+        b.applyRows(a, r1, 0, count);
+        for (int k = 0; k < count; k++) {
+            recur(states[k], off, r1[k]);
+            System.arraycopy(states[k], off, r2[k], 0, 2 * n);
+        }
+        c.applyRows(r2, m, 0, count);
+        for (int k = 0; k < count; k++) {
+            addSkip(a[k], m[k]);
+        }
+    }
+
+    /** {@code h = lambda * h + u}, with u = gamma * B a as re[N], im[N]. */
+    private void recur(float[] state, int off, float[] u) {
         int im = off + n;
         for (int i = 0; i < n; i++) {
             double hr = state[off + i];
             double hi = state[im + i];
-            state[off + i] = (float) (lambdaRe[i] * hr - lambdaIm[i] * hi + scratch[i]);
-            state[im + i] = (float) (lambdaRe[i] * hi + lambdaIm[i] * hr + scratch[n + i]);
+            state[off + i] = (float) (lambdaRe[i] * hr - lambdaIm[i] * hi + u[i]);
+            state[im + i] = (float) (lambdaRe[i] * hi + lambdaIm[i] * hr + u[n + i]);
         }
-        c.apply(state, off, m, 0);
+    }
+
+    private void addSkip(float[] a, float[] m) {
         for (int o = 0; o < h; o++) {
             m[o] += d[o] * a[o];
         }
@@ -135,11 +164,7 @@ public final class LruMixer implements Mixer {
         par.range(length, ROWS_PER_TASK, (from, to) -> {
             c.applyRows(hs, m, from, to);
             for (int t = from; t < to; t++) {
-                float[] mt = m[t];
-                float[] at = a[t];
-                for (int o = 0; o < h; o++) {
-                    mt[o] += d[o] * at[o];
-                }
+                addSkip(a[t], m[t]);
             }
         });
     }

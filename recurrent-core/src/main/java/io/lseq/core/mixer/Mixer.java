@@ -34,6 +34,29 @@ public interface Mixer {
     void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch);
 
     /**
+     * Advances {@code count} different keys by one event each: key i's state slice at {@code off}
+     * of {@code states[i]}, its position {@code pos[i]}, input row {@code a[i]}, output row
+     * {@code m[i]}. Equal, within float rounding, to {@link #step} key by key, which is what this
+     * default does; mixers with input and output projections run them as one product over the
+     * keys, reading each weight once per four keys.
+     *
+     * @param r1 {@link #keyRowWidth()} floats per key of scratch rows, {@code count} of them
+     * @param r2 the same again
+     * @param scratch at least {@link #scratchSize()} floats
+     */
+    default void stepKeys(float[][] states, int off, long[] pos, float[][] a, float[][] m, int count, float[][] r1,
+            float[][] r2, float[] scratch) {
+        for (int i = 0; i < count; i++) {
+            step(states[i], off, pos[i], a[i], m[i], scratch);
+        }
+    }
+
+    /** Width of the scratch rows {@link #stepKeys} uses (0: none). */
+    default int keyRowWidth() {
+        return 0;
+    }
+
+    /**
      * Advances a run of {@code length} consecutive events of one key, starting at position
      * {@code pos0}: row {@code a[t]} in, row {@code m[t]} out, the state left after the last
      * event. Equal, within float rounding, to {@link #step} event by event, which is what this

@@ -100,22 +100,91 @@ final class Block {
             gelu.apply(s.m, 0, s.m.length);
             out1.apply(s.m, 0, s.p1, 0);
             out2.apply(s.m, 0, s.p2, 0);
-            for (int i = 0; i < h; i++) {
-                x[i] += s.p1[i] * Activation.sigmoid(s.p2[i]);
-            }
+            glu(x, s.p1, s.p2);
         } else {
-            for (int i = 0; i < h; i++) {
-                x[i] += s.m[i];
-            }
+            add(x, s.m);
         }
         if (fc1 != null) {
             mlpNorm.apply(x, 0, s.a, 0);
             fc1.apply(s.a, 0, s.hidden, 0);
             gelu.apply(s.hidden, 0, s.hidden.length);
             fc2.apply(s.hidden, 0, s.p1, 0);
-            for (int i = 0; i < h; i++) {
-                x[i] += s.p1[i];
+            add(x, s.p1);
+        }
+    }
+
+    /** Buffers for {@link #stepKeys}: one row per key, for up to {@code capacity} keys. */
+    final class KeyRows {
+        final float[][] a;
+        final float[][] m;
+        final float[][] p1;
+        final float[][] p2;
+        final float[][] hidden;
+        final float[][] r1;
+        final float[][] r2;
+        final float[] mix = new float[mixer.scratchSize()];
+
+        KeyRows(int capacity) {
+            a = new float[capacity][h];
+            m = new float[capacity][mixer.outputDim()];
+            p1 = new float[capacity][h];
+            p2 = new float[capacity][h];
+            hidden = new float[capacity][fc1 == null ? 0 : fc1.out()];
+            r1 = new float[capacity][mixer.keyRowWidth()];
+            r2 = new float[capacity][mixer.keyRowWidth()];
+        }
+    }
+
+    /**
+     * Advances {@code count} different keys by one event each: row {@code x[i]} (width H) in
+     * place, key i's state {@code states[i]} at position {@code pos[i]}. The products run over
+     * the keys together ({@link Linear#applyRows}), which reads each weight once per four keys.
+     */
+    void stepKeys(float[][] x, float[][] states, long[] pos, int count, KeyRows s) {
+        for (int k = 0; k < count; k++) {
+            norm.apply(x[k], 0, s.a[k], 0);
+        }
+        mixer.stepKeys(states, stateOffset, pos, s.a, s.m, count, s.r1, s.r2, s.mix);
+        if (out1 != null) {
+            for (int k = 0; k < count; k++) {
+                gelu.apply(s.m[k], 0, s.m[k].length);
             }
+            out1.applyRows(s.m, s.p1, 0, count);
+            out2.applyRows(s.m, s.p2, 0, count);
+            for (int k = 0; k < count; k++) {
+                glu(x[k], s.p1[k], s.p2[k]);
+            }
+        } else {
+            for (int k = 0; k < count; k++) {
+                add(x[k], s.m[k]);
+            }
+        }
+        if (fc1 != null) {
+            for (int k = 0; k < count; k++) {
+                mlpNorm.apply(x[k], 0, s.a[k], 0);
+            }
+            fc1.applyRows(s.a, s.hidden, 0, count);
+            for (int k = 0; k < count; k++) {
+                gelu.apply(s.hidden[k], 0, s.hidden[k].length);
+            }
+            fc2.applyRows(s.hidden, s.p1, 0, count);
+            for (int k = 0; k < count; k++) {
+                add(x[k], s.p1[k]);
+            }
+        }
+    }
+
+    /** {@code x += p1 * sigmoid(p2)}. */
+    private void glu(float[] x, float[] p1, float[] p2) {
+        for (int i = 0; i < h; i++) {
+            x[i] += p1[i] * Activation.sigmoid(p2[i]);
+        }
+    }
+
+    /** {@code x += p}. */
+    private void add(float[] x, float[] p) {
+        for (int i = 0; i < h; i++) {
+            x[i] += p[i];
         }
     }
 
@@ -145,18 +214,11 @@ final class Block {
                 out1.applyRows(g, p1, 0, to - from);
                 out2.applyRows(g, p2, 0, to - from);
                 for (int t = from; t < to; t++) {
-                    float[] xt = x[t];
-                    float[] q1 = p1[t - from];
-                    float[] q2 = p2[t - from];
-                    for (int i = 0; i < h; i++) {
-                        xt[i] += q1[i] * Activation.sigmoid(q2[i]);
-                    }
+                    glu(x[t], p1[t - from], p2[t - from]);
                 }
             } else {
                 for (int t = from; t < to; t++) {
-                    for (int i = 0; i < h; i++) {
-                        x[t][i] += mix[t][i];
-                    }
+                    add(x[t], mix[t]);
                 }
             }
             if (fc1 != null) {
@@ -172,9 +234,7 @@ final class Block {
                 }
                 fc2.applyRows(hid, p, 0, to - from);
                 for (int t = from; t < to; t++) {
-                    for (int i = 0; i < h; i++) {
-                        x[t][i] += p[t - from][i];
-                    }
+                    add(x[t], p[t - from]);
                 }
             }
         });

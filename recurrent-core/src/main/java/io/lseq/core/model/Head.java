@@ -74,7 +74,31 @@ abstract class Head {
      * heads the score of the event ({@code token} or {@code features}) under the prediction made
      * from y; for classes the probabilities.
      */
-    abstract void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch);
+    final void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch) {
+        int p = project(y, yOff, scratch);
+        score(scratch, p, token, features, out, outOff);
+    }
+
+    /**
+     * {@link #emit} for {@code count} keys at once, the projection as one product: key i's y at
+     * {@code ys[i][yOff..)}, its output into {@code outs[i]}.
+     *
+     * @param normed {@code count} rows of width H, scratch
+     * @param projected {@code count} rows of width {@code proj.out()}, scratch
+     */
+    final void emitRows(float[][] ys, int yOff, int[] tokens, float[][] features, float[][] outs, int count,
+            float[][] normed, float[][] projected) {
+        for (int k = 0; k < count; k++) {
+            finalNorm.apply(ys[k], yOff, normed[k], 0);
+        }
+        proj.applyRows(normed, projected, 0, count);
+        for (int k = 0; k < count; k++) {
+            score(projected[k], 0, tokens == null ? 0 : tokens[k], features == null ? null : features[k], outs[k], 0);
+        }
+    }
+
+    /** The output from {@code p[pOff..pOff+proj.out())} = head(final_norm(y)). */
+    abstract void score(float[] p, int pOff, int token, float[] features, float[] out, int outOff);
 
     /** Whether the output for event t comes from {@code y_{t-1}} (else from {@code y_t}). */
     abstract boolean predictive();
@@ -133,9 +157,8 @@ abstract class Head {
         }
 
         @Override
-        void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch) {
-            int logits = project(y, yOff, scratch);
-            out[outOff] = (float) (Vec.logSumExp(scratch, logits, proj.out()) - scratch[logits + token]);
+        void score(float[] p, int pOff, int token, float[] features, float[] out, int outOff) {
+            out[outOff] = (float) (Vec.logSumExp(p, pOff, proj.out()) - p[pOff + token]);
         }
     }
 
@@ -146,12 +169,11 @@ abstract class Head {
         }
 
         @Override
-        void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch) {
-            int pred = project(y, yOff, scratch);
+        void score(float[] p, int pOff, int token, float[] features, float[] out, int outOff) {
             int f = proj.out();
             double sum = 0;
             for (int i = 0; i < f; i++) {
-                double d = scratch[pred + i] - (double) features[i];
+                double d = p[pOff + i] - (double) features[i];
                 sum += d * d;
             }
             out[outOff] = (float) (sum / f);
@@ -183,10 +205,9 @@ abstract class Head {
         }
 
         @Override
-        void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch) {
-            int logits = project(y, yOff, scratch);
-            Vec.softmax(scratch, logits, proj.out());
-            System.arraycopy(scratch, logits, out, outOff, proj.out());
+        void score(float[] p, int pOff, int token, float[] features, float[] out, int outOff) {
+            System.arraycopy(p, pOff, out, outOff, proj.out());
+            Vec.softmax(out, outOff, proj.out());
         }
 
         @Override

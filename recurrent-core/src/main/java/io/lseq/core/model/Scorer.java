@@ -1,5 +1,7 @@
 package io.lseq.core.model;
 
+import io.lseq.core.format.ModelConfig;
+
 /**
  * Steps keys' states one event at a time. Holds the scratch buffers of one thread, so a step
  * allocates nothing; create one per thread with {@link Model#newScorer()}.
@@ -9,6 +11,7 @@ public final class Scorer {
     private final float[] x;
     private final Block.Scratch[] blocks;
     private final float[] headScratch;
+    private KeyRows keyRows;
 
     Scorer(Model model) {
         this.model = model;
@@ -66,6 +69,120 @@ public final class Scorer {
             }
         }
         step(state, 0, features, out);
+    }
+
+    /**
+     * Scores one event of each of {@code count} different keys and advances their states, the
+     * products of all keys together: equal, within float rounding, to {@link #stepToken} or
+     * {@link #stepFeatures} key by key, and faster per event, since each weight is read once per
+     * four keys instead of once per key (the micro-batches of the streaming job).
+     *
+     * @param states {@code count} states of different keys
+     * @param tokens the events' tokens for a token model, else null
+     * @param features the events' feature vectors for a feature model, else null
+     * @param outs {@code count} rows of {@link Model#outputSize()} floats
+     * @throws IllegalArgumentException if an input is invalid or a state is given twice; then no
+     *     state has changed
+     */
+    public void stepKeys(KeyState[] states, int[] tokens, float[][] features, int count, float[][] outs) {
+        validateKeys(states, tokens, features, count);
+        KeyRows s = keyRows(count);
+        for (int k = 0; k < count; k++) {
+            s.states[k] = states[k].values();
+            s.pos[k] = states[k].position();
+        }
+        Head head = model.head();
+        int headOff = model.headStateOffset();
+        if (head.predictive()) {
+            head.emitRows(s.states, headOff, tokens, features, outs, count, s.normed, s.projected);
+        }
+        for (int k = 0; k < count; k++) {
+            model.input().apply(tokens == null ? 0 : tokens[k], features == null ? null : features[k], s.x[k]);
+        }
+        Block[] bs = model.blocks();
+        for (int i = 0; i < bs.length; i++) {
+            bs[i].stepKeys(s.x, s.states, s.pos, count, s.blocks[i]);
+        }
+        if (head.predictive()) {
+            for (int k = 0; k < count; k++) {
+                System.arraycopy(s.x[k], 0, s.states[k], headOff, x.length);
+            }
+        } else {
+            head.emitRows(s.x, 0, tokens, features, outs, count, s.normed, s.projected);
+        }
+        for (int k = 0; k < count; k++) {
+            states[k].advance();
+            s.states[k] = null;
+        }
+    }
+
+    private void validateKeys(KeyState[] states, int[] tokens, float[][] features, int count) {
+        ModelConfig.Input in = model.config().input();
+        if (in.tokens() ? tokens == null : features == null) {
+            throw new IllegalArgumentException("model " + model.config().name() + " takes "
+                    + (in.tokens() ? "tokens" : "features"));
+        }
+        for (int k = 0; k < count; k++) {
+            if (states[k].values().length != model.stateSize()) {
+                throw new IllegalArgumentException("state " + k + " has " + states[k].values().length
+                        + " floats, model " + model.config().name() + " needs " + model.stateSize());
+            }
+            for (int j = 0; j < k; j++) {
+                if (states[j] == states[k]) {
+                    throw new IllegalArgumentException("states " + j + " and " + k + " are the same key's");
+                }
+            }
+            if (in.tokens()) {
+                if (tokens[k] < 0 || tokens[k] >= in.vocabSize()) {
+                    throw new IllegalArgumentException("event " + k + ": token " + tokens[k] + " out of range [0, "
+                            + in.vocabSize() + ")");
+                }
+            } else {
+                if (features[k].length != in.dim()) {
+                    throw new IllegalArgumentException("event " + k + ": expected " + in.dim() + " features, got "
+                            + features[k].length);
+                }
+                for (int i = 0; i < in.dim(); i++) {
+                    if (!Float.isFinite(features[k][i])) {
+                        throw new IllegalArgumentException("event " + k + ": feature " + i + " is not finite: "
+                                + features[k][i]);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Buffers of {@link #stepKeys}, grown to the largest count seen (allocation only then). */
+    private KeyRows keyRows(int count) {
+        if (keyRows == null || keyRows.capacity < count) {
+            keyRows = new KeyRows(Math.max(count, keyRows == null ? 0 : 2 * keyRows.capacity));
+        }
+        return keyRows;
+    }
+
+    private final class KeyRows {
+        final int capacity;
+        final float[][] x;
+        final float[][] states;
+        final long[] pos;
+        final Block.KeyRows[] blocks;
+        final float[][] normed;
+        final float[][] projected;
+
+        KeyRows(int capacity) {
+            this.capacity = capacity;
+            int h = model.config().dModel();
+            x = new float[capacity][h];
+            states = new float[capacity][];
+            pos = new long[capacity];
+            Block[] bs = model.blocks();
+            blocks = new Block.KeyRows[bs.length];
+            for (int i = 0; i < bs.length; i++) {
+                blocks[i] = bs[i].new KeyRows(capacity);
+            }
+            normed = new float[capacity][h];
+            projected = new float[capacity][model.head().proj.out()];
+        }
     }
 
     /** Consumes a token without emitting anything: how a fresh state takes the BOS token. */
