@@ -29,6 +29,7 @@ import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.runtime.util.EnvironmentInformation;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -47,7 +48,7 @@ import org.apache.flink.util.TimeUtils;
  */
 public final class StreamBench {
     private static final String USAGE = String.join("\n",
-            "usage: bin/lseq-bench stream [--events N] [--floor-events M] [--keys K] [--rounds R] [--warmup W]",
+            "usage: bin/lseq-bench stream [--events N] [--floor-events M] [--keys K] [--rounds R] [--warmup W] [--rate R]",
             "                             [--model DIR] [--checkpoint-interval D] [--variants LIST] [--seed S]",
             "",
             "Events/s of the lseq scoring job (MiniCluster, parallelism 1) on hashmap and on RocksDB, beside the",
@@ -61,10 +62,15 @@ public final class StreamBench {
             "  --warmup W               warm-up rounds before them, not reported in the medians (default 1)",
             "  --model DIR              model directory (default examples/models/reference-lru)",
             "  --checkpoint-interval D  checkpoint interval, e.g. 10s (default 10s, the job's default)",
-            "  --variants LIST          comma-separated, of hashmap, rocksdb, floor, engine (default all four);",
+            "  --variants LIST          comma-separated, of hashmap, rocksdb, floor, engine, batched (default the first",
+            "                           four); batched: hashmap with micro-batches of --micro-batch events;",
             "                           engine: the same events stepped through the model in one thread (states",
             "                           in an array, no Flink, no JSON), what the scoring operator can at most reach",
             "  --seed S                 seed of the events (default 42)",
+            "  --micro-batch M          events per micro-batch of the batched variant (default 16)",
+            "  --micro-batch-wait D     their longest wait (default 5ms)",
+            "  --rate R                 events/s the source emits at most (default: as fast as it can); with a rate,",
+            "                           the latency columns show what micro-batches add at that load",
             "",
             "JVM options: LSEQ_JAVA_OPTS (e.g. -XX:StartFlightRecording=...).");
 
@@ -72,7 +78,8 @@ public final class StreamBench {
         HASHMAP("hashmap", "scoring, hashmap"),
         ROCKSDB("rocksdb", "scoring, rocksdb"),
         FLOOR("floor", "pass-through, hashmap"),
-        ENGINE("engine", "model step alone, no Flink");
+        ENGINE("engine", "model step alone, no Flink"),
+        BATCHED("batched", "scoring, hashmap, micro-batches");
 
         final String id;
         final String what;
@@ -92,13 +99,13 @@ public final class StreamBench {
                     return v;
                 }
             }
-            throw new IllegalArgumentException("unknown variant '" + s + "' (hashmap, rocksdb, floor, engine)");
+            throw new IllegalArgumentException("unknown variant '" + s + "' (hashmap, rocksdb, floor, engine, batched)");
         }
     }
 
     /** One run's measurements. */
     record Run(int round, Variant variant, long events, double seconds, double cpuSeconds, double keyedThreadCpu,
-            double sourceThreadCpu, double netRuntime, long count, double checksum) {
+            double sourceThreadCpu, double netRuntime, long count, double checksum, double p50, double p99) {
         double eventsPerSecond() {
             return events / seconds;
         }
@@ -117,6 +124,9 @@ public final class StreamBench {
     private Duration checkpointInterval = Duration.ofSeconds(10);
     private List<Variant> variants = List.of(Variant.HASHMAP, Variant.ROCKSDB, Variant.FLOOR, Variant.ENGINE);
     private long seed = 42;
+    private int microBatch = 16;
+    private Duration microBatchWait = Duration.ofMillis(5);
+    private double rate;
 
     private ModelSource modelSource;
     private Model model;
@@ -157,6 +167,9 @@ public final class StreamBench {
                 case "--checkpoint-interval" -> checkpointInterval = TimeUtils.parseDuration(v);
                 case "--variants" -> variants = Arrays.stream(v.split(",")).map(String::trim).map(Variant::of).distinct().toList();
                 case "--seed" -> seed = Long.parseLong(v);
+                case "--micro-batch" -> microBatch = (int) positive(a, v);
+                case "--micro-batch-wait" -> microBatchWait = TimeUtils.parseDuration(v);
+                case "--rate" -> rate = positive(a, v);
                 default -> throw new IllegalArgumentException("unknown option '" + a + "'");
             }
         }
@@ -206,8 +219,8 @@ public final class StreamBench {
             printSettings(prepSeconds);
             List<Run> runs = new ArrayList<>();
             System.out.println();
-            System.out.println("| round | variant | events | s | events/s | CPU s | events/CPU-s | keyed task CPU | source task CPU | net runtime s | checksum |");
-            System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            System.out.println("| round | variant | events | s | events/s | CPU s | events/CPU-s | keyed task CPU | source task CPU | net runtime s | latency p50 / p99 µs | checksum |");
+            System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             for (int r = 1 - warmup; r <= rounds; r++) {
                 for (Variant v : variants) {
                     Run run = runOnce(r, v);
@@ -262,6 +275,11 @@ public final class StreamBench {
                 variants.stream().map(v -> v.id + " (" + v.what + ")").collect(Collectors.joining(", ")));
         System.out.println("job:                 DataGeneratorSource(JSON bytes) -> ScoringJob.parse -> keyBy(key) -> "
                 + "ScoringOperator | pass-through -> discarding sink");
+        System.out.printf(Locale.ROOT, "source rate:         %s; batched variant: micro-batches of %d, wait %s%n",
+                rate > 0 ? String.format(Locale.ROOT, "%,.0f events/s at most", rate) : "unlimited", microBatch,
+                TimeUtils.formatWithHighestUnit(microBatchWait));
+        System.out.println("latency:             the scoring operator's latencyNanos histogram (arrival -> score, last 4,096 "
+                + "events of a run)");
         System.out.printf(Locale.ROOT, "flink:               %s, local MiniCluster, parallelism 1, max parallelism %d, "
                 + "checkpoints every %s to %s, object reuse off%n", EnvironmentInformation.getVersion(),
                 new JobOptions().maxParallelism, TimeUtils.formatWithHighestUnit(checkpointInterval), checkpoints.toUri());
@@ -288,12 +306,19 @@ public final class StreamBench {
         o.checkpointInterval = checkpointInterval;
         o.checkpointDir = checkpoints.toUri().toString();
         o.deadLetter = null; // none expected; a reject would print on stderr and fail the count check
+        if (v == Variant.BATCHED) {
+            o.microBatch = microBatch;
+            o.microBatchWait = microBatchWait;
+        }
         Configuration conf = ScoringJob.configuration(o);
+        conf.setString("metrics.reporter.latency.factory.class", LatencyReporter.Factory.class.getName());
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
 
-        DataGeneratorSource<RawRecord> source = new DataGeneratorSource<>(
-                new BenchEvents(seed, (int) events, keys, model.config().input().vocabSize(), total), total,
-                TypeInformation.of(RawRecord.class));
+        BenchEvents generator = new BenchEvents(seed, (int) events, keys, model.config().input().vocabSize(), total);
+        DataGeneratorSource<RawRecord> source = rate > 0
+                ? new DataGeneratorSource<>(generator, total, RateLimiterStrategy.perSecond(rate),
+                        TypeInformation.of(RawRecord.class))
+                : new DataGeneratorSource<>(generator, total, TypeInformation.of(RawRecord.class));
         DataStream<RawRecord> raw = env.fromSource(source, WatermarkStrategy.noWatermarks(), "bench events")
                 .uid(ScoringJob.SOURCE_UID);
         DataStream<Event> parsed = ScoringJob.parse(raw, o, model);
@@ -310,6 +335,7 @@ public final class StreamBench {
 
         System.gc();
         RunProbe.reset(total);
+        LatencyReporter.reset();
         JobExecutionResult result = env.execute("lseq stream bench " + v.id + " round " + round);
         if (RunProbe.count != total || RunProbe.endNanos == 0 || RunProbe.startNanos == 0) {
             throw new IllegalStateException(v.id + ": the sink saw " + RunProbe.count + " scores of " + total
@@ -319,7 +345,8 @@ public final class StreamBench {
         return new Run(round, v, total, wall, (RunProbe.endProcessCpu - RunProbe.startProcessCpu) / 1e9,
                 (RunProbe.sinkThreadCpuEnd - RunProbe.sinkThreadCpuStart) / 1e9 / wall,
                 (RunProbe.sourceThreadCpuEnd - RunProbe.sourceThreadCpuStart) / 1e9 / wall,
-                result.getNetRuntime() / 1000.0, RunProbe.count, RunProbe.checksum);
+                result.getNetRuntime() / 1000.0, RunProbe.count, RunProbe.checksum, LatencyReporter.p50,
+                LatencyReporter.p99);
     }
 
     /** The same events through {@code Scorer.stepToken} in this thread, one state per key, as the operator does. */
@@ -346,33 +373,40 @@ public final class StreamBench {
         double wall = (System.nanoTime() - t0) / 1e9;
         double cpu = (RunProbe.processCpu() - cpu0) / 1e9;
         double thread = (RunProbe.threadCpu() - thread0) / 1e9;
-        return new Run(round, Variant.ENGINE, events, wall, cpu, thread / wall, 0, wall, events, sum);
+        return new Run(round, Variant.ENGINE, events, wall, cpu, thread / wall, 0, wall, events, sum, Double.NaN,
+                Double.NaN);
     }
 
     private static String row(Run r) {
         boolean engine = r.variant() == Variant.ENGINE;
-        return String.format(Locale.ROOT, "| %s | %s | %,d | %.2f | %,.0f | %.2f | %,.0f | %.0f%% | %s | %s | %.6g |",
+        return String.format(Locale.ROOT, "| %s | %s | %,d | %.2f | %,.0f | %.2f | %,.0f | %.0f%% | %s | %s | %s | %.6g |",
                 r.round() < 1 ? "warm-up" : Integer.toString(r.round()), r.variant().id, r.events(), r.seconds(),
                 r.eventsPerSecond(), r.cpuSeconds(), r.eventsPerCpuSecond(), 100 * r.keyedThreadCpu(),
                 engine ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * r.sourceThreadCpu()),
-                engine ? "-" : String.format(Locale.ROOT, "%.2f", r.netRuntime()), r.checksum());
+                engine ? "-" : String.format(Locale.ROOT, "%.2f", r.netRuntime()), latency(r.p50(), r.p99()), r.checksum());
+    }
+
+    private static String latency(double p50, double p99) {
+        return Double.isNaN(p50) ? "-" : String.format(Locale.ROOT, "%.1f / %.1f", p50 / 1e3, p99 / 1e3);
     }
 
     private void summary(List<Run> runs) {
         System.out.println();
         System.out.printf(Locale.ROOT, "medians of %d rounds:%n%n", rounds);
-        System.out.println("| variant | events/s | µs/event | events/CPU-s | CPU µs/event | keyed task CPU | source task CPU |");
-        System.out.println("| --- | --- | --- | --- | --- | --- | --- |");
+        System.out.println("| variant | events/s | µs/event | events/CPU-s | CPU µs/event | keyed task CPU | source task CPU | latency p50 / p99 µs |");
+        System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- |");
         for (Variant v : variants) {
             List<Run> rs = runs.stream().filter(r -> r.variant() == v).toList();
             double eps = median(rs.stream().mapToDouble(Run::eventsPerSecond));
             double epc = median(rs.stream().mapToDouble(Run::eventsPerCpuSecond));
-            System.out.printf(Locale.ROOT, "| %s (%s) | %,.0f | %.2f | %,.0f | %.2f | %.0f%% | %s |%n", v.id, v.what, eps,
+            System.out.printf(Locale.ROOT, "| %s (%s) | %,.0f | %.2f | %,.0f | %.2f | %.0f%% | %s | %s |%n", v.id, v.what, eps,
                     1e6 / eps, epc, 1e6 / epc, 100 * median(rs.stream().mapToDouble(Run::keyedThreadCpu)),
                     v == Variant.ENGINE ? "-" : String.format(Locale.ROOT, "%.0f%%",
-                            100 * median(rs.stream().mapToDouble(Run::sourceThreadCpu))));
+                            100 * median(rs.stream().mapToDouble(Run::sourceThreadCpu))),
+                    latency(median(rs.stream().mapToDouble(Run::p50)), median(rs.stream().mapToDouble(Run::p99))));
         }
-        boolean scoring = variants.contains(Variant.HASHMAP) || variants.contains(Variant.ROCKSDB);
+        boolean scoring = variants.contains(Variant.HASHMAP) || variants.contains(Variant.ROCKSDB)
+                || variants.contains(Variant.BATCHED);
         if (scoring && variants.contains(Variant.FLOOR)) {
             System.out.println();
             System.out.println("ratios to the floor, per round (events/s; events/CPU-s), then the median:");
@@ -398,7 +432,7 @@ public final class StreamBench {
             System.out.println();
             System.out.println("the scoring job against the model step alone (events/s), per round, then the median:");
             System.out.println();
-            for (Variant v : List.of(Variant.HASHMAP, Variant.ROCKSDB)) {
+            for (Variant v : List.of(Variant.HASHMAP, Variant.ROCKSDB, Variant.BATCHED)) {
                 if (!variants.contains(v)) {
                     continue;
                 }
