@@ -46,7 +46,7 @@ import org.apache.flink.util.TimeUtils;
  * start-up and the final checkpoint are outside it); its CPU time is the process CPU time over
  * the same span. Run with {@code bin/lseq-bench stream} (see docs/BENCHMARKS.md).
  */
-public final class StreamBench {
+public final class StreamBench extends BenchCommand {
     private static final String USAGE = String.join("\n",
             "usage: bin/lseq-bench stream [--events N] [--floor-events M] [--keys K] [--rounds R] [--warmup W] [--rate R]",
             "                             [--model DIR] [--checkpoint-interval D] [--variants LIST] [--seed S]",
@@ -133,76 +133,45 @@ public final class StreamBench {
     private Path checkpoints;
 
     public static void main(String[] args) throws Exception {
-        StreamBench b = new StreamBench();
-        try {
-            if (!b.parse(args)) {
-                System.out.println(USAGE);
-                return;
-            }
-        } catch (IllegalArgumentException e) {
-            System.err.println("lseq-bench stream: " + e.getMessage());
-            System.err.println(USAGE);
-            System.exit(2);
-        }
-        b.run();
+        new StreamBench().main("lseq-bench stream", args);
     }
 
-    private boolean parse(String[] args) {
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--help") || a.equals("-h")) {
-                return false;
-            }
-            if (i + 1 >= args.length) {
-                throw new IllegalArgumentException(a.startsWith("--") ? a + " needs a value" : "unexpected argument '" + a + "'");
-            }
-            String v = args[++i];
-            switch (a) {
-                case "--events" -> events = positive(a, v);
-                case "--floor-events" -> floorEvents = positive(a, v);
-                case "--keys" -> keys = (int) positive(a, v);
-                case "--rounds" -> rounds = (int) positive(a, v);
-                case "--warmup" -> warmup = (int) nonNegative(a, v);
-                case "--model" -> modelDir = Path.of(v);
-                case "--checkpoint-interval" -> checkpointInterval = TimeUtils.parseDuration(v);
-                case "--variants" -> variants = Arrays.stream(v.split(",")).map(String::trim).map(Variant::of).distinct().toList();
-                case "--seed" -> seed = Long.parseLong(v);
-                case "--micro-batch" -> microBatch = (int) positive(a, v);
-                case "--micro-batch-wait" -> microBatchWait = TimeUtils.parseDuration(v);
-                case "--rate" -> rate = positive(a, v);
-                default -> throw new IllegalArgumentException("unknown option '" + a + "'");
-            }
+    @Override
+    protected String usage() {
+        return USAGE;
+    }
+
+    @Override
+    protected void option(String a, String v) {
+        switch (a) {
+            case "--events" -> events = positive(a, v);
+            case "--floor-events" -> floorEvents = positive(a, v);
+            case "--keys" -> keys = (int) positive(a, v);
+            case "--rounds" -> rounds = (int) positive(a, v);
+            case "--warmup" -> warmup = (int) nonNegative(a, v);
+            case "--model" -> modelDir = Path.of(v);
+            case "--checkpoint-interval" -> checkpointInterval = TimeUtils.parseDuration(v);
+            case "--variants" -> variants = Arrays.stream(v.split(",")).map(String::trim).map(Variant::of).distinct().toList();
+            case "--seed" -> seed = Long.parseLong(v);
+            case "--micro-batch" -> microBatch = (int) positive(a, v);
+            case "--micro-batch-wait" -> microBatchWait = TimeUtils.parseDuration(v);
+            case "--rate" -> rate = positive(a, v);
+            default -> throw new IllegalArgumentException("unknown option '" + a + "'");
         }
+    }
+
+    @Override
+    protected void validate() {
         if (floorEvents < 0) {
             floorEvents = 50 * events;
         }
         if (events > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("--events must be below 2^31");
         }
-        return true;
     }
 
-    private static long positive(String opt, String v) {
-        long n = nonNegative(opt, v);
-        if (n == 0) {
-            throw new IllegalArgumentException(opt + " must be positive");
-        }
-        return n;
-    }
-
-    private static long nonNegative(String opt, String v) {
-        try {
-            long n = Long.parseLong(v.replace("_", ""));
-            if (n < 0) {
-                throw new IllegalArgumentException(opt + " must not be negative, got " + v);
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(opt + " needs a whole number, got '" + v + "'");
-        }
-    }
-
-    private void run() throws Exception {
+    @Override
+    protected void run() throws Exception {
         if (modelDir == null) {
             modelDir = StepBenchmark.examples().resolve("models").resolve("reference-lru");
         }

@@ -3,6 +3,7 @@ package io.lseq.bench.compare;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.lseq.bench.BenchCommand;
 import io.lseq.bench.StreamBench;
 import io.lseq.core.format.ModelConfig;
 import io.lseq.core.model.BatchScorer;
@@ -39,7 +40,7 @@ import org.apache.flink.core.memory.DataOutputSerializer;
  * the signal. Measurements of different models are interleaved round by round, so a noisy
  * neighbour hurts them alike. Run with {@code bin/lseq-bench compare} (see docs/COMPARISON.md).
  */
-public final class Compare {
+public final class Compare extends BenchCommand {
     private static final String USAGE = String.join("\n",
             "usage: bin/lseq-bench compare --events DIR [--models DIR,DIR...] [--out FILE] [--charts DIR]",
             "                              [--stream-events N] [--keys K] [--rounds R] [--backfill-keys K]",
@@ -77,50 +78,42 @@ public final class Compare {
     private final List<String> argv = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
-        Compare c = new Compare();
-        try {
-            if (!c.parse(args)) {
-                System.out.println(USAGE);
-                return;
-            }
-        } catch (IllegalArgumentException e) {
-            System.err.println("lseq-bench compare: " + e.getMessage());
-            System.err.println(USAGE);
-            System.exit(2);
-        }
-        c.run();
+        new Compare().main("lseq-bench compare", args);
     }
 
-    boolean parse(String[] args) throws IOException {
-        argv.addAll(List.of(args));
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--help") || a.equals("-h")) {
-                return false;
-            }
-            if (i + 1 >= args.length) {
-                throw new IllegalArgumentException(a.startsWith("--") ? a + " needs a value" : "unexpected argument '" + a + "'");
-            }
-            String v = args[++i];
-            switch (a) {
-                case "--events" -> eventsDir = Path.of(v);
-                case "--models" -> models = Arrays.stream(v.split(",")).map(String::trim).map(Path::of).toList();
-                case "--out" -> out = Path.of(v);
-                case "--charts" -> charts = Path.of(v);
-                case "--stream-events" -> streamEvents = positive(a, v);
-                case "--keys" -> keys = (int) positive(a, v);
-                case "--rounds" -> rounds = (int) positive(a, v);
-                case "--backfill-keys" -> backfillKeys = (int) positive(a, v);
-                case "--backfill-length" -> backfillLength = (int) positive(a, v);
-                case "--threads" -> threads = (int) positive(a, v);
-                case "--windows" -> windows = Arrays.stream(v.split(",")).mapToInt(w -> (int) positive(a, w.trim())).toArray();
-                case "--skip" -> skip = Arrays.stream(v.split(",")).map(String::trim).toList();
-                default -> throw new IllegalArgumentException("unknown option '" + a + "'");
-            }
+    @Override
+    protected String usage() {
+        return USAGE;
+    }
+
+    @Override
+    protected void option(String a, String v) {
+        argv.add(a);
+        argv.add(v);
+        switch (a) {
+            case "--events" -> eventsDir = Path.of(v);
+            case "--models" -> models = Arrays.stream(v.split(",")).map(String::trim).map(Path::of).toList();
+            case "--out" -> out = Path.of(v);
+            case "--charts" -> charts = Path.of(v);
+            case "--stream-events" -> streamEvents = positive(a, v);
+            case "--keys" -> keys = (int) positive(a, v);
+            case "--rounds" -> rounds = (int) positive(a, v);
+            case "--backfill-keys" -> backfillKeys = (int) positive(a, v);
+            case "--backfill-length" -> backfillLength = (int) positive(a, v);
+            case "--threads" -> threads = (int) positive(a, v);
+            case "--windows" -> windows = Arrays.stream(v.split(",")).mapToInt(w -> (int) positive(a, w.trim())).toArray();
+            case "--skip" -> skip = Arrays.stream(v.split(",")).map(String::trim).toList();
+            default -> throw new IllegalArgumentException("unknown option '" + a + "'");
         }
+    }
+
+    @Override
+    protected void validate() {
         if (models.isEmpty()) {
             try (Stream<Path> s = Files.list(Path.of("examples/models"))) {
                 models = s.filter(p -> p.getFileName().toString().startsWith("longrange-")).sorted().toList();
+            } catch (IOException e) {
+                throw new IllegalArgumentException("no --models, and examples/models cannot be listed: " + e);
             }
             if (models.isEmpty()) {
                 throw new IllegalArgumentException("no examples/models/longrange-* here; give --models");
@@ -129,25 +122,13 @@ public final class Compare {
         if (!skip.contains("quality") && (eventsDir == null || !Files.isDirectory(eventsDir))) {
             throw new IllegalArgumentException("--events DIR is required (a directory of distance-D.jsonl files)");
         }
-        return true;
-    }
-
-    private static long positive(String opt, String v) {
-        try {
-            long n = Long.parseLong(v.replace("_", ""));
-            if (n <= 0) {
-                throw new IllegalArgumentException(opt + " must be positive, got " + v);
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(opt + " needs a whole number, got '" + v + "'");
-        }
     }
 
     /** A model under comparison. */
     private record Entry(String name, Path dir, Model model, String config, byte[] weights) {}
 
-    void run() throws Exception {
+    @Override
+    public void run() throws Exception {
         List<Entry> entries = new ArrayList<>();
         for (Path dir : models) {
             String config = Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8);

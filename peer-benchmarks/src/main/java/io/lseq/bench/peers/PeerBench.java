@@ -4,6 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.lseq.bench.BenchCommand;
 import io.lseq.core.format.ModelConfig;
 import io.lseq.core.model.KeyState;
 import io.lseq.core.model.Model;
@@ -33,7 +34,7 @@ import java.util.SplittableRandom;
  * JVM waits), and the core's float32 FMA peak. Rounds interleave them; ratios are per round, then
  * the median. Run with {@code bin/lseq-bench peers} (see docs/BENCHMARKS.md).
  */
-public final class PeerBench {
+public final class PeerBench extends BenchCommand {
     private static final String USAGE = String.join("\n",
             "usage: bin/lseq-bench peers [--model DIR] [--onnx FILE] [--seconds S] [--rounds R] [--python PATH]",
             "",
@@ -54,46 +55,35 @@ public final class PeerBench {
     private String python = "/usr/bin/python3";
 
     public static void main(String[] args) throws Exception {
-        PeerBench b = new PeerBench();
-        try {
-            if (!b.parse(args)) {
-                System.out.println(USAGE);
-                return;
-            }
-        } catch (IllegalArgumentException e) {
-            System.err.println("lseq-bench peers: " + e.getMessage());
-            System.err.println(USAGE);
-            System.exit(2);
-        }
-        b.run();
+        new PeerBench().main("lseq-bench peers", args);
     }
 
-    private boolean parse(String[] args) {
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--help") || a.equals("-h")) {
-                return false;
-            }
-            if (i + 1 >= args.length) {
-                throw new IllegalArgumentException(a + " needs a value");
-            }
-            String v = args[++i];
-            switch (a) {
-                case "--model" -> modelDir = Path.of(v);
-                case "--onnx" -> onnx = Path.of(v);
-                case "--seconds" -> seconds = Double.parseDouble(v);
-                case "--rounds" -> rounds = Integer.parseInt(v);
-                case "--python" -> python = v;
-                default -> throw new IllegalArgumentException("unknown option '" + a + "'");
-            }
+    @Override
+    protected String usage() {
+        return USAGE;
+    }
+
+    @Override
+    protected void option(String a, String v) {
+        switch (a) {
+            case "--model" -> modelDir = Path.of(v);
+            case "--onnx" -> onnx = Path.of(v);
+            case "--seconds" -> seconds = Double.parseDouble(v);
+            case "--rounds" -> rounds = (int) positive(a, v);
+            case "--python" -> python = v;
+            default -> throw new IllegalArgumentException("unknown option '" + a + "'");
         }
+    }
+
+    @Override
+    protected void validate() {
         if (onnx == null) {
             onnx = Path.of("target/peers").resolve(modelDir.getFileName() + ".onnx");
         }
-        return true;
     }
 
-    private void run() throws Exception {
+    @Override
+    protected void run() throws Exception {
         Model model = Model.load(modelDir);
         if (!Files.isRegularFile(onnx)) {
             exec(List.of(python, "tools/peers/check_and_export.py", "--model", modelDir.toString(), "--out",
