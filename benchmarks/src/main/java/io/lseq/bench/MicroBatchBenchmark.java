@@ -31,7 +31,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Threads(1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
+@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g", "--add-modules=jdk.incubator.vector"})
 @Warmup(iterations = 3, time = 3)
 @Measurement(iterations = 5, time = 3)
 public class MicroBatchBenchmark {
@@ -43,6 +43,10 @@ public class MicroBatchBenchmark {
 
     @Param({"1", "4", "16", "64"})
     public int keys;
+
+    /** The Vector API kernels (true) or the auto-vectorized scalar loops (false). */
+    @Param({"true", "false"})
+    public String vector;
 
     private Scorer scorer;
     private KeyState[] states;
@@ -56,6 +60,7 @@ public class MicroBatchBenchmark {
 
     @Setup
     public void setup() {
+        System.setProperty("lseq.vector", vector); // before the engine's classes load: each fork is fresh
         Model m = Model.load(StepBenchmark.examples().resolve("models").resolve(model));
         scorer = m.newScorer();
         vocab = m.config().input().vocabSize();

@@ -33,12 +33,16 @@ import org.openjdk.jmh.annotations.Warmup;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Threads(1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
+@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g", "--add-modules=jdk.incubator.vector"})
 @Warmup(iterations = 3, time = 5)
 @Measurement(iterations = 5, time = 5)
 public class StepBenchmark {
     @Param({"reference-lru", "reference-attention"})
     public String model;
+
+    /** The Vector API kernels (true) or the auto-vectorized scalar loops (false); see {@code Linear}. */
+    @Param({"true", "false"})
+    public String vector;
 
     private Scorer scorer;
     private KeyState key;
@@ -48,7 +52,11 @@ public class StepBenchmark {
 
     @Setup
     public void setup() {
+        System.setProperty("lseq.vector", vector); // before the engine's classes load: each fork is fresh
         Model m = Model.load(examples().resolve("models").resolve(model));
+        if (io.lseq.core.math.VectorSwitch.ON != Boolean.parseBoolean(vector)) {
+            throw new IllegalStateException("lseq.vector=" + vector + " did not take effect");
+        }
         scorer = m.newScorer();
         key = m.newState();
         SplittableRandom rnd = new SplittableRandom(42);

@@ -9,7 +9,9 @@ public enum Gelu {
 
     /** {@code v[off..off+n) = gelu(v[off..off+n))}. */
     public void apply(float[] v, int off, int n) {
-        if (this == ERF) {
+        if (this == ERF && VectorSwitch.ON) {
+            VectorKernels.geluErf(v, off, n);
+        } else if (this == ERF) {
             for (int i = off; i < off + n; i++) {
                 v[i] = Activation.geluErf(v[i]);
             }

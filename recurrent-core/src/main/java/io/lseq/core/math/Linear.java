@@ -11,8 +11,13 @@ import java.util.Arrays;
  * compiles to SIMD, where a row-by-row dot product is a float reduction it must keep scalar.
  * Each column is its own array because C2 (JDK 17 to 25) does not vectorize the loop when the
  * weight is indexed at a variable offset into one flat array: measured 4-5x slower.
+ *
+ * <p>With the JDK Vector API available ({@code --add-modules jdk.incubator.vector}) and not
+ * switched off ({@code -Dlseq.vector=false}), the products run as {@link VectorKernels}
+ * instead: explicit vectors with the outputs held in registers (docs/BENCHMARKS.md).
  */
 public final class Linear {
+
     private final int in;
     private final int out;
     private final float[][] columns;
@@ -54,6 +59,15 @@ public final class Linear {
 
     /** {@code y[yOff..yOff+out) = W x[xOff..xOff+in) + b}; the two ranges must not overlap. */
     public void apply(float[] x, int xOff, float[] y, int yOff) {
+        if (VectorSwitch.ON) {
+            VectorKernels.apply(columns, bias, in, out, x, xOff, y, yOff);
+        } else {
+            applyScalar(x, xOff, y, yOff);
+        }
+    }
+
+    /** {@link #apply} with the auto-vectorized loops, whatever {@link VectorSwitch#ON} says. */
+    void applyScalar(float[] x, int xOff, float[] y, int yOff) {
         if (bias != null) {
             System.arraycopy(bias, 0, y, yOff, out);
         } else {
@@ -74,6 +88,15 @@ public final class Linear {
      * row by row: the batched product of the batch path.
      */
     public void applyRows(float[][] x, float[][] y, int from, int to) {
+        if (VectorSwitch.ON) {
+            VectorKernels.applyRows(columns, bias, in, out, x, y, from, to);
+        } else {
+            applyRowsScalar(x, y, from, to);
+        }
+    }
+
+    /** {@link #applyRows} with the auto-vectorized loops, whatever {@link VectorSwitch#ON} says. */
+    void applyRowsScalar(float[][] x, float[][] y, int from, int to) {
         int t = from;
         for (; t + 3 < to; t += 4) {
             float[] x0 = x[t];
@@ -100,7 +123,7 @@ public final class Linear {
             }
         }
         for (; t < to; t++) {
-            apply(x[t], 0, y[t], 0);
+            applyScalar(x[t], 0, y[t], 0);
         }
     }
 

@@ -21,6 +21,17 @@ public final class Vec {
         return (s0 + s1) + (s2 + s3);
     }
 
+    /** {@code x[0..n) += p1 * sigmoid(p2)}: a block's gated linear unit. */
+    public static void glu(float[] x, float[] p1, float[] p2, int n) {
+        if (VectorSwitch.ON) {
+            VectorKernels.glu(x, p1, p2, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            x[i] += p1[i] * Activation.sigmoid(p2[i]);
+        }
+    }
+
     /** In place: {@code v[off..off+n) = softmax(v[off..off+n))}. */
     public static void softmax(float[] v, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;
@@ -41,6 +52,9 @@ public final class Vec {
 
     /** {@code log(sum(exp(v[off..off+n))))}, computed without overflow. */
     public static double logSumExp(float[] v, int off, int n) {
+        if (VectorSwitch.ON) {
+            return VectorKernels.logSumExp(v, off, n);
+        }
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) {
             max = Math.max(max, v[off + i]);

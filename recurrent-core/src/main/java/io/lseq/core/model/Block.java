@@ -2,11 +2,11 @@ package io.lseq.core.model;
 
 import io.lseq.core.format.ModelConfig;
 import io.lseq.core.format.Weights;
-import io.lseq.core.math.Activation;
 import io.lseq.core.math.Gelu;
 import io.lseq.core.math.Linear;
 import io.lseq.core.math.Norm;
 import io.lseq.core.math.Parallel;
+import io.lseq.core.math.Vec;
 import io.lseq.core.mixer.Mixer;
 import io.lseq.core.mixer.Mixers;
 
@@ -176,9 +176,7 @@ final class Block {
 
     /** {@code x += p1 * sigmoid(p2)}. */
     private void glu(float[] x, float[] p1, float[] p2) {
-        for (int i = 0; i < h; i++) {
-            x[i] += p1[i] * Activation.sigmoid(p2[i]);
-        }
+        Vec.glu(x, p1, p2, h);
     }
 
     /** {@code x += p}. */
