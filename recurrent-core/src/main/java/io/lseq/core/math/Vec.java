@@ -6,6 +6,9 @@ public final class Vec {
 
     /** Dot product of {@code a[aOff..aOff+n)} and {@code b[bOff..bOff+n)}. */
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        if (VectorSwitch.ON && n >= 8) {
+            return VectorKernels.dot(a, aOff, b, bOff, n);
+        }
         // Four partial sums: shorter dependency chains, and closer to float64 than one running sum.
         float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
         int i = 0;
@@ -32,8 +35,48 @@ public final class Vec {
         }
     }
 
+    /** {@code y[yOff..yOff+n) += a * x[xOff..xOff+n)}. */
+    public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        if (VectorSwitch.ON && n >= 8) {
+            VectorKernels.axpy(a, x, xOff, y, yOff, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] += a * x[xOff + i];
+        }
+    }
+
+    /**
+     * {@code out[o..o+dv) = sum_i p[pOff+i] * rows[base + s_i*stride ..)} over the rows of a ring
+     * buffer walked backwards from {@code slot}: {@code s_0 = slot}, {@code s_(i+1) = s_i - 1 mod
+     * window}. Attention's weighted sum of the values in its window, newest first.
+     */
+    public static void ringWeightedSum(float[] p, int pOff, int n, float[] rows, int base, int stride, int slot,
+            int window, float[] out, int o, int dv) {
+        if (VectorSwitch.ON && dv >= 8) {
+            VectorKernels.ringWeightedSum(p, pOff, n, rows, base, stride, slot, window, out, o, dv);
+            return;
+        }
+        for (int j = 0; j < dv; j++) {
+            out[o + j] = 0f;
+        }
+        int s = slot;
+        for (int i = 0; i < n; i++) {
+            float w = p[pOff + i];
+            int r = base + s * stride;
+            for (int j = 0; j < dv; j++) {
+                out[o + j] += w * rows[r + j];
+            }
+            s = s == 0 ? window - 1 : s - 1;
+        }
+    }
+
     /** In place: {@code v[off..off+n) = softmax(v[off..off+n))}. */
     public static void softmax(float[] v, int off, int n) {
+        if (VectorSwitch.ON) {
+            VectorKernels.softmax(v, off, n);
+            return;
+        }
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) {
             max = Math.max(max, v[off + i]);

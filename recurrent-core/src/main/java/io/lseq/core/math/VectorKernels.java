@@ -126,6 +126,89 @@ final class VectorKernels {
         }
     }
 
+    /** {@code y[yOff..yOff+n) += a * x[xOff..xOff+n)}: attention's weighted sum of values. */
+    static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector av = FloatVector.broadcast(S, a);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(S, x, xOff + i).fma(av, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += a * x[xOff + i];
+        }
+    }
+
+    /** {@link Vec#ringWeightedSum}, each output vector summed in a register over the whole window. */
+    static void ringWeightedSum(float[] p, int pOff, int n, float[] rows, int base, int stride, int slot, int window,
+            float[] out, int o, int dv) {
+        int c = 0;
+        for (; c + L <= dv; c += L) {
+            FloatVector acc = FloatVector.zero(S);
+            int s = slot;
+            for (int i = 0; i < n; i++) {
+                acc = FloatVector.fromArray(S, rows, base + s * stride + c).fma(FloatVector.broadcast(S, p[pOff + i]), acc);
+                s = s == 0 ? window - 1 : s - 1;
+            }
+            acc.intoArray(out, o + c);
+        }
+        for (; c < dv; c++) {
+            float acc = 0f;
+            int s = slot;
+            for (int i = 0; i < n; i++) {
+                acc += p[pOff + i] * rows[base + s * stride + c];
+                s = s == 0 ? window - 1 : s - 1;
+            }
+            out[o + c] = acc;
+        }
+    }
+
+    /** In place: {@code v[off..off+n) = softmax(v[off..off+n))}, with the vector exp. */
+    static void softmax(float[] v, int off, int n) {
+        FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            m = m.max(FloatVector.fromArray(S, v, off + i));
+        }
+        float max = m.reduceLanes(VectorOperators.MAX);
+        for (int k = i; k < n; k++) {
+            max = Math.max(max, v[off + k]);
+        }
+        FloatVector mv = FloatVector.broadcast(S, max);
+        FloatVector sum = FloatVector.zero(S);
+        for (i = 0; i + L <= n; i += L) {
+            FloatVector e = FloatVector.fromArray(S, v, off + i).sub(mv).lanewise(VectorOperators.EXP);
+            e.intoArray(v, off + i);
+            sum = sum.add(e);
+        }
+        double total = sum.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(v[off + i] - max);
+            v[off + i] = e;
+            total += e;
+        }
+        float inv = (float) (1.0 / total);
+        for (i = 0; i + L <= n; i += L) {
+            FloatVector.fromArray(S, v, off + i).mul(inv).intoArray(v, off + i);
+        }
+        for (; i < n; i++) {
+            v[off + i] *= inv;
+        }
+    }
+
+    /** Dot product of {@code a[aOff..aOff+n)} and {@code b[bOff..bOff+n)}: attention's scores. */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
     /**
      * {@code log(sum(exp(v[off..off+n))))}: the maximum, then the sum of {@code exp(v - max)} in
      * float lanes (the vector exp is accurate to a few ulp), the log in double.

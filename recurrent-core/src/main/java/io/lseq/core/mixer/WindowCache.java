@@ -161,14 +161,7 @@ final class WindowCache {
             }
             Vec.softmax(scratch, scores, n);
             int o = outOff + h * dv;
-            for (int j = 0; j < dv; j++) {
-                out[o + j] = 0f;
-            }
-            s = slot;
-            for (int i = 0; i < inWindow; i++) {
-                accumulate(scratch[scores + i], state, valuesOff + s * vw + h * dv, out, o);
-                s = s == 0 ? window - 1 : s - 1;
-            }
+            Vec.ringWeightedSum(scratch, scores, inWindow, state, valuesOff + h * dv, vw, slot, window, out, o, dv);
             for (int j = 0; j < outside; j++) {
                 accumulate(scratch[scores + inWindow + j], state, sinkValuesOff + j * vw + h * dv, out, o);
             }
@@ -177,8 +170,6 @@ final class WindowCache {
 
     /** {@code out[o..o+dv) += p * state[vr..vr+dv)}. */
     private void accumulate(float p, float[] state, int vr, float[] out, int o) {
-        for (int j = 0; j < dv; j++) {
-            out[o + j] += p * state[vr + j];
-        }
+        Vec.axpy(p, state, vr, out, o, dv);
     }
 }

@@ -67,6 +67,15 @@ class VectorKernelsTest {
             for (int i = 0; i < v.length; i++) {
                 v[i] = (float) (8 * rnd.nextGaussian());
             }
+            float[] w = new float[n + 2];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) rnd.nextGaussian();
+            }
+            double d = 0;
+            for (int i = 0; i < n; i++) {
+                d += (double) v[1 + i] * w[2 + i];
+            }
+            assertEquals(d, VectorKernels.dot(v, 1, w, 2, n), 1e-5 * Math.sqrt(n) * 8);
             double lse = 0;
             float max = Float.NEGATIVE_INFINITY;
             for (int i = 1; i <= n; i++) {
