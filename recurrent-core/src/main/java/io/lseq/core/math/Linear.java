@@ -22,6 +22,8 @@ public final class Linear {
     private final int out;
     private final float[][] columns;
     private final float[] bias;
+    /** The bias, or zeros: what the vector kernels start their sums from. */
+    private final float[] biasOrZeros;
 
     /**
      * @param weight row-major {@code [out, in]}
@@ -40,6 +42,7 @@ public final class Linear {
             }
         }
         this.bias = bias;
+        this.biasOrZeros = bias != null ? bias : new float[out];
     }
 
     /** Input size. */
@@ -60,7 +63,7 @@ public final class Linear {
     /** {@code y[yOff..yOff+out) = W x[xOff..xOff+in) + b}; the two ranges must not overlap. */
     public void apply(float[] x, int xOff, float[] y, int yOff) {
         if (VectorSwitch.ON) {
-            VectorKernels.apply(columns, bias, in, out, x, xOff, y, yOff);
+            VectorKernels.apply(columns, biasOrZeros, in, out, x, xOff, y, yOff);
         } else {
             applyScalar(x, xOff, y, yOff);
         }
@@ -89,7 +92,7 @@ public final class Linear {
      */
     public void applyRows(float[][] x, float[][] y, int from, int to) {
         if (VectorSwitch.ON) {
-            VectorKernels.applyRows(columns, bias, in, out, x, y, from, to);
+            VectorKernels.applyRows(columns, biasOrZeros, in, out, x, y, from, to);
         } else {
             applyRowsScalar(x, y, from, to);
         }

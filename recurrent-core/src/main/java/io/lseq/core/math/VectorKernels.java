@@ -1,7 +1,9 @@
 package io.lseq.core.math;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -12,7 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * depends on the trip counts it profiled, which differ between a model's layers.
  *
  * <p>Also the elementwise loops with exp in them (log-sum-exp of the next-token head, the GLU's
- * sigmoid, GELU's erf), through the Vector API's lanewise exp.
+ * sigmoid, GELU's erf) and attention's dot products, softmax and weighted sums; all of them
+ * give the same bits on every run and machine (see the section comment below).
  *
  * <p>Only loaded when {@link VectorSwitch#ON}; never referenced otherwise, so the engine runs
  * without the module.
@@ -57,7 +60,7 @@ final class VectorKernels {
             a.intoArray(y, yOff + o);
         }
         for (; o < out; o++) {
-            float a = bias == null ? 0f : bias[o];
+            float a = bias[o];
             for (int j = 0; j < in; j++) {
                 a = Math.fma(columns[j][o], x[xOff + j], a);
             }
@@ -118,12 +121,97 @@ final class VectorKernels {
             a.intoArray(y, o);
         }
         for (; o < out; o++) {
-            float a = bias == null ? 0f : bias[o];
+            float a = bias[o];
             for (int j = 0; j < in; j++) {
                 a = Math.fma(columns[j][o], x[j], a);
             }
             y[o] = a;
         }
+    }
+
+    // ---- Elementwise loops and reductions --------------------------------------------------
+    //
+    // Bit for bit the same results on every run: each element goes through the same IEEE
+    // operations whether it falls in a vector or in the scalar tail (FMA in both), exp is
+    // computed here (the Vector API's lanewise EXP is an intrinsic in C2 but plain Math.exp
+    // before, so a score would depend on the JIT's progress), and sums over lanes run in one
+    // fixed tree (reduceLanes(ADD) leaves the order open). Machines with another vector width
+    // (AVX2: 8 lanes, AVX-512: 16) sum in another tree, which can change the last bits.
+
+    /** One species for everything: C2 (JDK 17) stops intrinsifying when a class mixes two. */
+    private static final VectorSpecies<Float> R = S;
+    private static final int RL = L;
+    private static final VectorShuffle<Float> SWAP8 = RL >= 16 ? VectorShuffle.fromOp(R, i -> i ^ 8) : null;
+    private static final VectorShuffle<Float> SWAP4 = RL >= 8 ? VectorShuffle.fromOp(R, i -> i ^ 4) : null;
+    private static final VectorShuffle<Float> SWAP2 = VectorShuffle.fromOp(R, i -> i ^ 2);
+    private static final VectorShuffle<Float> SWAP1 = VectorShuffle.fromOp(R, i -> i ^ 1);
+
+    /** The lanes' sum in a fixed tree (lane i with lane i^8, then i^4, i^2, i^1). */
+    private static float sum(FloatVector v) {
+        if (RL >= 16) {
+            v = v.add(v.rearrange(SWAP8));
+        }
+        if (RL >= 8) {
+            v = v.add(v.rearrange(SWAP4));
+        }
+        v = v.add(v.rearrange(SWAP2));
+        return v.add(v.rearrange(SWAP1)).lane(0);
+    }
+
+    private static final float LOG2E = 1.44269504f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** 1.5 * 2^23: adding it rounds a float of magnitude below 2^22 to an integer, in the low bits. */
+    private static final float ROUND = 12582912f;
+    private static final float EXP_MIN = -87.33f;
+    private static final float EXP_MAX = 88.72f;
+
+    private static final FloatVector E_MIN = FloatVector.broadcast(R, EXP_MIN);
+    private static final FloatVector E_MAX = FloatVector.broadcast(R, EXP_MAX);
+    private static final FloatVector E_LOG2E = FloatVector.broadcast(R, LOG2E);
+    private static final FloatVector E_ROUND = FloatVector.broadcast(R, ROUND);
+    private static final FloatVector E_LN2_HI = FloatVector.broadcast(R, -LN2_HI);
+    private static final FloatVector E_LN2_LO = FloatVector.broadcast(R, -LN2_LO);
+    private static final FloatVector E_C6 = FloatVector.broadcast(R, 1f / 720);
+    private static final FloatVector E_C5 = FloatVector.broadcast(R, 1f / 120);
+    private static final FloatVector E_C4 = FloatVector.broadcast(R, 1f / 24);
+    private static final FloatVector E_C3 = FloatVector.broadcast(R, 1f / 6);
+    private static final FloatVector E_C2 = FloatVector.broadcast(R, 0.5f);
+    private static final FloatVector E_ONE = FloatVector.broadcast(R, 1f);
+    private static final IntVector E_ROUND_BITS = IntVector.broadcast(IntVector.SPECIES_PREFERRED, Float.floatToRawIntBits(ROUND));
+
+    /**
+     * e^x to about 2 ulp for x in [-87.33, 88.72] (clamped outside), 8 lanes: x = k ln2 + r
+     * with |r| <= ln2/2 (Cody-Waite), e^r by its degree-6 Taylor polynomial (error 1.2e-7),
+     * then 2^k through the exponent bits. Small, so that C2 inlines it into its callers: a
+     * vector passed through a call that is not inlined is boxed, and allocates.
+     */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(E_MIN).min(E_MAX);
+        FloatVector kr = x.fma(E_LOG2E, E_ROUND);                  // k + ROUND, k = round(x log2 e)
+        FloatVector k = kr.sub(E_ROUND);
+        FloatVector r = k.fma(E_LN2_LO, k.fma(E_LN2_HI, x));
+        FloatVector p = E_C6.fma(r, E_C5).fma(r, E_C4).fma(r, E_C3).fma(r, E_C2).fma(r, E_ONE).fma(r, E_ONE);
+        IntVector bits = ((IntVector) kr.reinterpretAsInts()).sub(E_ROUND_BITS).lanewise(VectorOperators.LSHL, 23);
+        return ((IntVector) p.reinterpretAsInts()).add(bits).reinterpretAsFloats();
+    }
+
+    /** {@link #exp(FloatVector)} for one float, operation for operation. */
+    static float exp(float x) {
+        x = Math.min(Math.max(x, EXP_MIN), EXP_MAX);
+        float kr = Math.fma(x, LOG2E, ROUND);
+        float k = kr - ROUND;
+        float r = Math.fma(k, -LN2_HI, x);
+        r = Math.fma(k, -LN2_LO, r);
+        float p = 1f / 720;
+        p = Math.fma(p, r, 1f / 120);
+        p = Math.fma(p, r, 1f / 24);
+        p = Math.fma(p, r, 1f / 6);
+        p = Math.fma(p, r, 0.5f);
+        p = Math.fma(p, r, 1f);
+        p = Math.fma(p, r, 1f);
+        int bits = (Float.floatToRawIntBits(kr) - Float.floatToRawIntBits(ROUND)) << 23;
+        return Float.intBitsToFloat(Float.floatToRawIntBits(p) + bits);
     }
 
     /** {@code y[yOff..yOff+n) += a * x[xOff..xOff+n)}: attention's weighted sum of values. */
@@ -134,7 +222,7 @@ final class VectorKernels {
             FloatVector.fromArray(S, x, xOff + i).fma(av, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
         }
         for (; i < n; i++) {
-            y[yOff + i] += a * x[xOff + i];
+            y[yOff + i] = Math.fma(x[xOff + i], a, y[yOff + i]);
         }
     }
 
@@ -155,38 +243,45 @@ final class VectorKernels {
             float acc = 0f;
             int s = slot;
             for (int i = 0; i < n; i++) {
-                acc += p[pOff + i] * rows[base + s * stride + c];
+                acc = Math.fma(rows[base + s * stride + c], p[pOff + i], acc);
                 s = s == 0 ? window - 1 : s - 1;
             }
             out[o + c] = acc;
         }
     }
 
-    /** In place: {@code v[off..off+n) = softmax(v[off..off+n))}, with the vector exp. */
-    static void softmax(float[] v, int off, int n) {
+    /** The largest of {@code v[off..off+n)} (exact in any order). */
+    private static float max(float[] v, int off, int n) {
         FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         int i = 0;
         for (; i + L <= n; i += L) {
             m = m.max(FloatVector.fromArray(S, v, off + i));
         }
         float max = m.reduceLanes(VectorOperators.MAX);
-        for (int k = i; k < n; k++) {
-            max = Math.max(max, v[off + k]);
-        }
-        FloatVector mv = FloatVector.broadcast(S, max);
-        FloatVector sum = FloatVector.zero(S);
-        for (i = 0; i + L <= n; i += L) {
-            FloatVector e = FloatVector.fromArray(S, v, off + i).sub(mv).lanewise(VectorOperators.EXP);
-            e.intoArray(v, off + i);
-            sum = sum.add(e);
-        }
-        double total = sum.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
-            float e = (float) Math.exp(v[off + i] - max);
+            max = Math.max(max, v[off + i]);
+        }
+        return max;
+    }
+
+    /** In place: {@code v[off..off+n) = softmax(v[off..off+n))}. */
+    static void softmax(float[] v, int off, int n) {
+        float max = max(v, off, n);
+        FloatVector mv = FloatVector.broadcast(R, max);
+        FloatVector acc = FloatVector.zero(R);
+        int i = 0;
+        for (; i + RL <= n; i += RL) {
+            FloatVector e = exp(FloatVector.fromArray(R, v, off + i).sub(mv));
+            e.intoArray(v, off + i);
+            acc = acc.add(e);
+        }
+        float total = sum(acc);
+        for (; i < n; i++) {
+            float e = exp(v[off + i] - max);
             v[off + i] = e;
             total += e;
         }
-        float inv = (float) (1.0 / total);
+        float inv = 1f / total;
         for (i = 0; i + L <= n; i += L) {
             FloatVector.fromArray(S, v, off + i).mul(inv).intoArray(v, off + i);
         }
@@ -197,88 +292,108 @@ final class VectorKernels {
 
     /** Dot product of {@code a[aOff..aOff+n)} and {@code b[bOff..bOff+n)}: attention's scores. */
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
-        FloatVector acc = FloatVector.zero(S);
+        FloatVector acc = FloatVector.zero(R);
         int i = 0;
-        for (; i + L <= n; i += L) {
-            acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
+        for (; i + RL <= n; i += RL) {
+            acc = FloatVector.fromArray(R, a, aOff + i).fma(FloatVector.fromArray(R, b, bOff + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; i < n; i++) {
-            s += a[aOff + i] * b[bOff + i];
+            s = Math.fma(a[aOff + i], b[bOff + i], s);
         }
         return s;
     }
 
-    /**
-     * {@code log(sum(exp(v[off..off+n))))}: the maximum, then the sum of {@code exp(v - max)} in
-     * float lanes (the vector exp is accurate to a few ulp), the log in double.
-     */
+    /** {@code log(sum(exp(v[off..off+n))))}: the maximum, the sum of {@code exp(v - max)}, the log in double. */
     static double logSumExp(float[] v, int off, int n) {
-        FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        float max = max(v, off, n);
+        FloatVector mv = FloatVector.broadcast(R, max);
+        FloatVector acc = FloatVector.zero(R);
         int i = 0;
-        for (; i + L <= n; i += L) {
-            m = m.max(FloatVector.fromArray(S, v, off + i));
+        for (; i + RL <= n; i += RL) {
+            acc = acc.add(exp(FloatVector.fromArray(R, v, off + i).sub(mv)));
         }
-        float max = m.reduceLanes(VectorOperators.MAX);
-        for (int k = i; k < n; k++) {
-            max = Math.max(max, v[off + k]);
-        }
-        FloatVector mv = FloatVector.broadcast(S, max);
-        FloatVector sum = FloatVector.zero(S);
-        for (i = 0; i + L <= n; i += L) {
-            sum = sum.add(FloatVector.fromArray(S, v, off + i).sub(mv).lanewise(VectorOperators.EXP));
-        }
-        double total = sum.reduceLanes(VectorOperators.ADD);
+        float total = sum(acc);
         for (; i < n; i++) {
-            total += Math.exp(v[off + i] - max);
+            total += exp(v[off + i] - max);
         }
         return max + Math.log(total);
     }
 
     /** {@code x[0..n) += p1 * sigmoid(p2)}: the GLU of a block. */
     static void glu(float[] x, float[] p1, float[] p2, int n) {
-        FloatVector one = FloatVector.broadcast(S, 1f);
         int i = 0;
-        for (; i + L <= n; i += L) {
-            FloatVector g = one.div(one.add(FloatVector.fromArray(S, p2, i).neg().lanewise(VectorOperators.EXP)));
-            FloatVector.fromArray(S, p1, i).fma(g, FloatVector.fromArray(S, x, i)).intoArray(x, i);
+        for (; i + RL <= n; i += RL) {
+            FloatVector g = E_ONE.div(E_ONE.add(exp(FloatVector.fromArray(R, p2, i).neg())));
+            FloatVector.fromArray(R, p1, i).fma(g, FloatVector.fromArray(R, x, i)).intoArray(x, i);
         }
         for (; i < n; i++) {
-            x[i] += p1[i] * Activation.sigmoid(p2[i]);
+            float g = 1f / (1f + exp(-p2[i]));
+            x[i] = Math.fma(p1[i], g, x[i]);
         }
     }
 
+    private static final float SQRT_HALF = (float) Math.sqrt(0.5);
+
     /**
-     * {@code v[off..off+n) = x/2 (2 - erfc(x/sqrt 2))}: GELU with the same erfc fit as
-     * {@link Activation#erfc} (fractional error below 1.2e-7), in float lanes.
+     * {@code v[off..off+n) = x/2 (2 - erfc(x/sqrt 2))}: GELU with the erfc fit of
+     * {@link Activation#erfc} (fractional error below 1.2e-7), in float.
      */
     static void geluErf(float[] v, int off, int n) {
         int i = 0;
-        for (; i + L <= n; i += L) {
-            FloatVector x = FloatVector.fromArray(S, v, off + i);
-            FloatVector u = x.mul((float) Math.sqrt(0.5));
+        for (; i + RL <= n; i += RL) {
+            FloatVector x = FloatVector.fromArray(R, v, off + i);
+            FloatVector u = x.mul(G_SQRT_HALF);
             FloatVector z = u.abs();
-            FloatVector t = z.mul(0.5f).add(1f);
-            t = FloatVector.broadcast(S, 1f).div(t);
-            FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
-            p = t.mul(p).add(1.48851587f);
-            p = t.mul(p).add(-1.13520398f);
-            p = t.mul(p).add(0.27886807f);
-            p = t.mul(p).add(-0.18628806f);
-            p = t.mul(p).add(0.09678418f);
-            p = t.mul(p).add(0.37409196f);
-            p = t.mul(p).add(1.00002368f);
-            p = t.mul(p).add(-1.26551223f);
-            FloatVector r = t.mul(z.mul(z).neg().add(p).lanewise(VectorOperators.EXP)); // erfc(|u|)
-            FloatVector erfc = r.blend(r.neg().add(2f), u.compare(VectorOperators.LT, 0f));
-            x.mul(0.5f).mul(erfc.neg().add(2f)).intoArray(v, off + i);
+            FloatVector t = E_ONE.div(z.fma(G_HALF, E_ONE));
+            FloatVector p = t.fma(G_C9, G_C8);
+            p = t.fma(p, G_C7).fma(t, G_C6).fma(t, G_C5);
+            p = p.fma(t, G_C4).fma(t, G_C3).fma(t, G_C2).fma(t, G_C1).fma(t, G_C0);
+            FloatVector r = t.mul(exp(z.mul(z).neg().add(p)));       // erfc(|u|)
+            FloatVector erfc = r.blend(G_TWO.sub(r), u.compare(VectorOperators.LT, G_ZERO));
+            x.mul(G_HALF).mul(G_TWO.sub(erfc)).intoArray(v, off + i);
         }
         for (; i < n; i++) {
-            v[off + i] = Activation.geluErf(v[off + i]);
+            v[off + i] = geluErf(v[off + i]);
         }
     }
 
+    private static final FloatVector G_SQRT_HALF = FloatVector.broadcast(R, SQRT_HALF);
+    private static final FloatVector G_HALF = FloatVector.broadcast(R, 0.5f);
+    private static final FloatVector G_TWO = FloatVector.broadcast(R, 2f);
+    private static final FloatVector G_ZERO = FloatVector.zero(R);
+    private static final FloatVector G_C9 = FloatVector.broadcast(R, 0.17087277f);
+    private static final FloatVector G_C8 = FloatVector.broadcast(R, -0.82215223f);
+    private static final FloatVector G_C7 = FloatVector.broadcast(R, 1.48851587f);
+    private static final FloatVector G_C6 = FloatVector.broadcast(R, -1.13520398f);
+    private static final FloatVector G_C5 = FloatVector.broadcast(R, 0.27886807f);
+    private static final FloatVector G_C4 = FloatVector.broadcast(R, -0.18628806f);
+    private static final FloatVector G_C3 = FloatVector.broadcast(R, 0.09678418f);
+    private static final FloatVector G_C2 = FloatVector.broadcast(R, 0.37409196f);
+    private static final FloatVector G_C1 = FloatVector.broadcast(R, 1.00002368f);
+    private static final FloatVector G_C0 = FloatVector.broadcast(R, -1.26551223f);
+
+    /** {@link #geluErf(float[], int, int)} for one float, operation for operation. */
+    static float geluErf(float x) {
+        float u = x * SQRT_HALF;
+        float z = Math.abs(u);
+        float t = 1f / Math.fma(z, 0.5f, 1f);
+        float p = Math.fma(t, 0.17087277f, -0.82215223f);
+        p = Math.fma(t, p, 1.48851587f);
+        p = Math.fma(t, p, -1.13520398f);
+        p = Math.fma(t, p, 0.27886807f);
+        p = Math.fma(t, p, -0.18628806f);
+        p = Math.fma(t, p, 0.09678418f);
+        p = Math.fma(t, p, 0.37409196f);
+        p = Math.fma(t, p, 1.00002368f);
+        p = Math.fma(t, p, -1.26551223f);
+        float r = t * exp(-(z * z) + p);
+        float erfc = u < 0f ? 2f - r : r;
+        return x * 0.5f * (2f - erfc);
+    }
+
+    /** Accumulators start from the bias, which Linear passes as zeros when the layer has none. */
     private static FloatVector start(float[] bias, int o) {
-        return bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, o);
+        return FloatVector.fromArray(S, bias, o);
     }
 }

@@ -108,6 +108,71 @@ class VectorKernelsTest {
         }
     }
 
+    @Test
+    void expGivesTheSameBitsInVectorsAndScalarsWithin3UlpOfMathExp() {
+        assumeTrue(VectorSwitch.ON);
+        SplittableRandom rnd = new SplittableRandom(9);
+        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        float[] x = new float[sp.length()];
+        for (int round = 0; round < 20_000; round++) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (rnd.nextDouble() * 180 - 90);
+            }
+            float[] v = VectorKernels.exp(jdk.incubator.vector.FloatVector.fromArray(sp, x, 0)).toArray();
+            for (int i = 0; i < x.length; i++) {
+                float s = VectorKernels.exp(x[i]);
+                assertEquals(Float.floatToRawIntBits(s), Float.floatToRawIntBits(v[i]), "exp(" + x[i] + ")");
+                if (x[i] > -87 && x[i] < 88.7f) {
+                    float m = (float) Math.exp(x[i]);
+                    assertTrue(Math.abs(s - m) <= 3 * Math.ulp(m), "exp(" + x[i] + ") = " + s + ", Math.exp " + m);
+                }
+            }
+        }
+    }
+
+    /**
+     * The same inputs give the same bits on the first call (interpreted) and after 30,000 more
+     * (compiled by C2, with its intrinsics): scores must not depend on the JIT's progress.
+     */
+    @Test
+    void sameBitsBeforeAndAfterTheJit() {
+        assumeTrue(VectorSwitch.ON);
+        SplittableRandom rnd = new SplittableRandom(11);
+        float[] v = new float[517];
+        float[] w = new float[517];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (6 * rnd.nextGaussian());
+            w[i] = (float) rnd.nextGaussian();
+        }
+        float[] first = kernels(v, w);
+        float[] last = first;
+        for (int i = 0; i < 30_000; i++) {
+            last = kernels(v, w);
+        }
+        for (int i = 0; i < first.length; i++) {
+            assertEquals(Float.floatToRawIntBits(first[i]), Float.floatToRawIntBits(last[i]), "output " + i);
+        }
+    }
+
+    private static float[] kernels(float[] v, float[] w) {
+        float[] out = new float[5 + v.length * 2];
+        out[0] = (float) VectorKernels.logSumExp(v, 0, 512);
+        out[1] = (float) VectorKernels.logSumExp(v, 3, 37);
+        out[2] = VectorKernels.dot(v, 1, w, 2, 16);
+        out[3] = VectorKernels.dot(v, 0, w, 0, 45);
+        float[] g = v.clone();
+        VectorKernels.geluErf(g, 0, v.length);
+        System.arraycopy(g, 0, out, 5, v.length);
+        float[] sm = v.clone();
+        VectorKernels.softmax(sm, 0, 256);
+        float[] x = w.clone();
+        VectorKernels.glu(x, w, v, v.length);
+        for (int i = 0; i < v.length; i++) {
+            out[5 + v.length + i] = i < 256 ? sm[i] : x[i];
+        }
+        return out;
+    }
+
     /** FMA rounds once where the scalar loop rounds twice: sums of {@code in} terms agree closely. */
     private static void assertClose(float[] want, float[] got, int in) {
         for (int i = 0; i < want.length; i++) {
