@@ -27,6 +27,12 @@ class MetricsTest {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(c);
         ScoringJob.build(env, o);
         env.execute(o.jobName);
+        // Tasks unregister their metrics as they shut down, which can finish after execute()
+        // returns: wait for the scoring task's last one.
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (!CollectingReporter.FINAL.containsKey("lseq.latencyNanos") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
         // bad.jsonl: 15 lines, 5 valid events over 3 keys, 10 rejected.
         assertEquals(15L, CollectingReporter.FINAL.get("lseq.recordsIn"), CollectingReporter.FINAL.toString());
         assertEquals(10L, CollectingReporter.FINAL.get("lseq.recordsRejected"));
@@ -34,5 +40,6 @@ class MetricsTest {
         assertEquals(5L, CollectingReporter.FINAL.get("lseq.scoresOut"));
         assertEquals(3L, CollectingReporter.FINAL.get("lseq.keysWithState"));
         assertEquals(5L, CollectingReporter.FINAL.get("lseq.stepTimeNanos"));
+        assertEquals(5L, CollectingReporter.FINAL.get("lseq.latencyNanos"));
     }
 }
