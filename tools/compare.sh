@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
 keys=${KEYS:-200}
 distances=${DISTANCES:-64 256 1024 4096 16384}
-events=${COMPARE_EVENTS:-$root/target/compare/events}
+events=${COMPARE_EVENTS:-target/compare/events}
 mkdir -p "$events"
 for d in $distances; do
   f="$events/distance-$d.jsonl"

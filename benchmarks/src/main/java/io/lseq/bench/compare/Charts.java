@@ -24,10 +24,10 @@ import javax.imageio.ImageIO;
 final class Charts {
     static final Color[] PALETTE = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c),
         new Color(0xff7f0e), new Color(0x9467bd), new Color(0x8c564b), new Color(0x17becf)};
-    private static final int WIDTH = 760;
+    private static final int WIDTH = 820;
     private static final int HEIGHT = 440;
     private static final int LEFT = 90;
-    private static final int RIGHT = 190;
+    private static final int RIGHT = 250;
     private static final int TOP = 44;
     private static final int BOTTOM = 60;
 
