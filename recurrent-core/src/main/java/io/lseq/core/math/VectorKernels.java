@@ -15,12 +15,13 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Also the elementwise loops with exp in them (log-sum-exp of the next-token head, the GLU's
  * sigmoid, GELU's erf) and attention's dot products, softmax and weighted sums; all of them
- * give the same bits on every run and machine (see the section comment below).
+ * give the same bits on every run (see the section comment below).
  *
  * <p>Only loaded when {@link VectorSwitch#ON}; never referenced otherwise, so the engine runs
  * without the module.
  */
 final class VectorKernels {
+    /** One species for the whole class: C2 (JDK 17) stops intrinsifying, and boxes, when a class mixes two. */
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
@@ -138,20 +139,17 @@ final class VectorKernels {
     // fixed tree (reduceLanes(ADD) leaves the order open). Machines with another vector width
     // (AVX2: 8 lanes, AVX-512: 16) sum in another tree, which can change the last bits.
 
-    /** One species for everything: C2 (JDK 17) stops intrinsifying when a class mixes two. */
-    private static final VectorSpecies<Float> R = S;
-    private static final int RL = L;
-    private static final VectorShuffle<Float> SWAP8 = RL >= 16 ? VectorShuffle.fromOp(R, i -> i ^ 8) : null;
-    private static final VectorShuffle<Float> SWAP4 = RL >= 8 ? VectorShuffle.fromOp(R, i -> i ^ 4) : null;
-    private static final VectorShuffle<Float> SWAP2 = VectorShuffle.fromOp(R, i -> i ^ 2);
-    private static final VectorShuffle<Float> SWAP1 = VectorShuffle.fromOp(R, i -> i ^ 1);
+    private static final VectorShuffle<Float> SWAP8 = L >= 16 ? VectorShuffle.fromOp(S, i -> i ^ 8) : null;
+    private static final VectorShuffle<Float> SWAP4 = L >= 8 ? VectorShuffle.fromOp(S, i -> i ^ 4) : null;
+    private static final VectorShuffle<Float> SWAP2 = VectorShuffle.fromOp(S, i -> i ^ 2);
+    private static final VectorShuffle<Float> SWAP1 = VectorShuffle.fromOp(S, i -> i ^ 1);
 
     /** The lanes' sum in a fixed tree (lane i with lane i^8, then i^4, i^2, i^1). */
     private static float sum(FloatVector v) {
-        if (RL >= 16) {
+        if (L >= 16) {
             v = v.add(v.rearrange(SWAP8));
         }
-        if (RL >= 8) {
+        if (L >= 8) {
             v = v.add(v.rearrange(SWAP4));
         }
         v = v.add(v.rearrange(SWAP2));
@@ -166,18 +164,18 @@ final class VectorKernels {
     private static final float EXP_MIN = -87.33f;
     private static final float EXP_MAX = 88.72f;
 
-    private static final FloatVector E_MIN = FloatVector.broadcast(R, EXP_MIN);
-    private static final FloatVector E_MAX = FloatVector.broadcast(R, EXP_MAX);
-    private static final FloatVector E_LOG2E = FloatVector.broadcast(R, LOG2E);
-    private static final FloatVector E_ROUND = FloatVector.broadcast(R, ROUND);
-    private static final FloatVector E_LN2_HI = FloatVector.broadcast(R, -LN2_HI);
-    private static final FloatVector E_LN2_LO = FloatVector.broadcast(R, -LN2_LO);
-    private static final FloatVector E_C6 = FloatVector.broadcast(R, 1f / 720);
-    private static final FloatVector E_C5 = FloatVector.broadcast(R, 1f / 120);
-    private static final FloatVector E_C4 = FloatVector.broadcast(R, 1f / 24);
-    private static final FloatVector E_C3 = FloatVector.broadcast(R, 1f / 6);
-    private static final FloatVector E_C2 = FloatVector.broadcast(R, 0.5f);
-    private static final FloatVector E_ONE = FloatVector.broadcast(R, 1f);
+    private static final FloatVector E_MIN = FloatVector.broadcast(S, EXP_MIN);
+    private static final FloatVector E_MAX = FloatVector.broadcast(S, EXP_MAX);
+    private static final FloatVector E_LOG2E = FloatVector.broadcast(S, LOG2E);
+    private static final FloatVector E_ROUND = FloatVector.broadcast(S, ROUND);
+    private static final FloatVector E_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
+    private static final FloatVector E_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+    private static final FloatVector E_C6 = FloatVector.broadcast(S, 1f / 720);
+    private static final FloatVector E_C5 = FloatVector.broadcast(S, 1f / 120);
+    private static final FloatVector E_C4 = FloatVector.broadcast(S, 1f / 24);
+    private static final FloatVector E_C3 = FloatVector.broadcast(S, 1f / 6);
+    private static final FloatVector E_C2 = FloatVector.broadcast(S, 0.5f);
+    private static final FloatVector E_ONE = FloatVector.broadcast(S, 1f);
     private static final IntVector E_ROUND_BITS = IntVector.broadcast(IntVector.SPECIES_PREFERRED, Float.floatToRawIntBits(ROUND));
 
     /**
@@ -264,25 +262,37 @@ final class VectorKernels {
         return max;
     }
 
-    /** In place: {@code v[off..off+n) = softmax(v[off..off+n))}. */
-    static void softmax(float[] v, int off, int n) {
-        float max = max(v, off, n);
-        FloatVector mv = FloatVector.broadcast(R, max);
-        FloatVector acc = FloatVector.zero(R);
+    /**
+     * {@code sum(exp(v[off..off+n) - max))}, also writing each exp back into v when
+     * {@code store}: the shared part of softmax and log-sum-exp.
+     */
+    private static float expSum(float[] v, int off, int n, float max, boolean store) {
+        FloatVector mv = FloatVector.broadcast(S, max);
+        FloatVector acc = FloatVector.zero(S);
         int i = 0;
-        for (; i + RL <= n; i += RL) {
-            FloatVector e = exp(FloatVector.fromArray(R, v, off + i).sub(mv));
-            e.intoArray(v, off + i);
+        for (; i + L <= n; i += L) {
+            FloatVector e = exp(FloatVector.fromArray(S, v, off + i).sub(mv));
+            if (store) {
+                e.intoArray(v, off + i);
+            }
             acc = acc.add(e);
         }
         float total = sum(acc);
         for (; i < n; i++) {
             float e = exp(v[off + i] - max);
-            v[off + i] = e;
+            if (store) {
+                v[off + i] = e;
+            }
             total += e;
         }
-        float inv = 1f / total;
-        for (i = 0; i + L <= n; i += L) {
+        return total;
+    }
+
+    /** In place: {@code v[off..off+n) = softmax(v[off..off+n))}. */
+    static void softmax(float[] v, int off, int n) {
+        float inv = 1f / expSum(v, off, n, max(v, off, n), true);
+        int i = 0;
+        for (; i + L <= n; i += L) {
             FloatVector.fromArray(S, v, off + i).mul(inv).intoArray(v, off + i);
         }
         for (; i < n; i++) {
@@ -292,10 +302,10 @@ final class VectorKernels {
 
     /** Dot product of {@code a[aOff..aOff+n)} and {@code b[bOff..bOff+n)}: attention's scores. */
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
-        FloatVector acc = FloatVector.zero(R);
+        FloatVector acc = FloatVector.zero(S);
         int i = 0;
-        for (; i + RL <= n; i += RL) {
-            acc = FloatVector.fromArray(R, a, aOff + i).fma(FloatVector.fromArray(R, b, bOff + i), acc);
+        for (; i + L <= n; i += L) {
+            acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
         }
         float s = sum(acc);
         for (; i < n; i++) {
@@ -307,25 +317,15 @@ final class VectorKernels {
     /** {@code log(sum(exp(v[off..off+n))))}: the maximum, the sum of {@code exp(v - max)}, the log in double. */
     static double logSumExp(float[] v, int off, int n) {
         float max = max(v, off, n);
-        FloatVector mv = FloatVector.broadcast(R, max);
-        FloatVector acc = FloatVector.zero(R);
-        int i = 0;
-        for (; i + RL <= n; i += RL) {
-            acc = acc.add(exp(FloatVector.fromArray(R, v, off + i).sub(mv)));
-        }
-        float total = sum(acc);
-        for (; i < n; i++) {
-            total += exp(v[off + i] - max);
-        }
-        return max + Math.log(total);
+        return max + Math.log(expSum(v, off, n, max, false));
     }
 
     /** {@code x[0..n) += p1 * sigmoid(p2)}: the GLU of a block. */
     static void glu(float[] x, float[] p1, float[] p2, int n) {
         int i = 0;
-        for (; i + RL <= n; i += RL) {
-            FloatVector g = E_ONE.div(E_ONE.add(exp(FloatVector.fromArray(R, p2, i).neg())));
-            FloatVector.fromArray(R, p1, i).fma(g, FloatVector.fromArray(R, x, i)).intoArray(x, i);
+        for (; i + L <= n; i += L) {
+            FloatVector g = E_ONE.div(E_ONE.add(exp(FloatVector.fromArray(S, p2, i).neg())));
+            FloatVector.fromArray(S, p1, i).fma(g, FloatVector.fromArray(S, x, i)).intoArray(x, i);
         }
         for (; i < n; i++) {
             float g = 1f / (1f + exp(-p2[i]));
@@ -341,8 +341,8 @@ final class VectorKernels {
      */
     static void geluErf(float[] v, int off, int n) {
         int i = 0;
-        for (; i + RL <= n; i += RL) {
-            FloatVector x = FloatVector.fromArray(R, v, off + i);
+        for (; i + L <= n; i += L) {
+            FloatVector x = FloatVector.fromArray(S, v, off + i);
             FloatVector u = x.mul(G_SQRT_HALF);
             FloatVector z = u.abs();
             FloatVector t = E_ONE.div(z.fma(G_HALF, E_ONE));
@@ -358,20 +358,20 @@ final class VectorKernels {
         }
     }
 
-    private static final FloatVector G_SQRT_HALF = FloatVector.broadcast(R, SQRT_HALF);
-    private static final FloatVector G_HALF = FloatVector.broadcast(R, 0.5f);
-    private static final FloatVector G_TWO = FloatVector.broadcast(R, 2f);
-    private static final FloatVector G_ZERO = FloatVector.zero(R);
-    private static final FloatVector G_C9 = FloatVector.broadcast(R, 0.17087277f);
-    private static final FloatVector G_C8 = FloatVector.broadcast(R, -0.82215223f);
-    private static final FloatVector G_C7 = FloatVector.broadcast(R, 1.48851587f);
-    private static final FloatVector G_C6 = FloatVector.broadcast(R, -1.13520398f);
-    private static final FloatVector G_C5 = FloatVector.broadcast(R, 0.27886807f);
-    private static final FloatVector G_C4 = FloatVector.broadcast(R, -0.18628806f);
-    private static final FloatVector G_C3 = FloatVector.broadcast(R, 0.09678418f);
-    private static final FloatVector G_C2 = FloatVector.broadcast(R, 0.37409196f);
-    private static final FloatVector G_C1 = FloatVector.broadcast(R, 1.00002368f);
-    private static final FloatVector G_C0 = FloatVector.broadcast(R, -1.26551223f);
+    private static final FloatVector G_SQRT_HALF = FloatVector.broadcast(S, SQRT_HALF);
+    private static final FloatVector G_HALF = FloatVector.broadcast(S, 0.5f);
+    private static final FloatVector G_TWO = FloatVector.broadcast(S, 2f);
+    private static final FloatVector G_ZERO = FloatVector.zero(S);
+    private static final FloatVector G_C9 = FloatVector.broadcast(S, 0.17087277f);
+    private static final FloatVector G_C8 = FloatVector.broadcast(S, -0.82215223f);
+    private static final FloatVector G_C7 = FloatVector.broadcast(S, 1.48851587f);
+    private static final FloatVector G_C6 = FloatVector.broadcast(S, -1.13520398f);
+    private static final FloatVector G_C5 = FloatVector.broadcast(S, 0.27886807f);
+    private static final FloatVector G_C4 = FloatVector.broadcast(S, -0.18628806f);
+    private static final FloatVector G_C3 = FloatVector.broadcast(S, 0.09678418f);
+    private static final FloatVector G_C2 = FloatVector.broadcast(S, 0.37409196f);
+    private static final FloatVector G_C1 = FloatVector.broadcast(S, 1.00002368f);
+    private static final FloatVector G_C0 = FloatVector.broadcast(S, -1.26551223f);
 
     /** {@link #geluErf(float[], int, int)} for one float, operation for operation. */
     static float geluErf(float x) {
