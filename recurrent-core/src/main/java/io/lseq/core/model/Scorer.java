@@ -40,9 +40,9 @@ public final class Scorer {
         if (!model.config().input().tokens()) {
             throw new IllegalArgumentException("model " + model.config().name() + " takes features, not tokens");
         }
-        int v = model.config().input().vocabSize();
-        if (token < 0 || token >= v) {
-            throw new IllegalArgumentException("token " + token + " out of range [0, " + v + ")");
+        String bad = checkInput(token, null);
+        if (bad != null) {
+            throw new IllegalArgumentException(bad);
         }
         step(state, token, null, out);
     }
@@ -59,14 +59,9 @@ public final class Scorer {
         if (model.config().input().tokens()) {
             throw new IllegalArgumentException("model " + model.config().name() + " takes tokens, not features");
         }
-        int f = model.config().input().dim();
-        if (features.length != f) {
-            throw new IllegalArgumentException("expected " + f + " features, got " + features.length);
-        }
-        for (int i = 0; i < f; i++) {
-            if (!Float.isFinite(features[i])) {
-                throw new IllegalArgumentException("feature " + i + " is not finite: " + features[i]);
-            }
+        String bad = checkInput(0, features);
+        if (bad != null) {
+            throw new IllegalArgumentException(bad);
         }
         step(state, 0, features, out);
     }
@@ -132,24 +127,29 @@ public final class Scorer {
                     throw new IllegalArgumentException("states " + j + " and " + k + " are the same key's");
                 }
             }
-            if (in.tokens()) {
-                if (tokens[k] < 0 || tokens[k] >= in.vocabSize()) {
-                    throw new IllegalArgumentException("event " + k + ": token " + tokens[k] + " out of range [0, "
-                            + in.vocabSize() + ")");
-                }
-            } else {
-                if (features[k].length != in.dim()) {
-                    throw new IllegalArgumentException("event " + k + ": expected " + in.dim() + " features, got "
-                            + features[k].length);
-                }
-                for (int i = 0; i < in.dim(); i++) {
-                    if (!Float.isFinite(features[k][i])) {
-                        throw new IllegalArgumentException("event " + k + ": feature " + i + " is not finite: "
-                                + features[k][i]);
-                    }
-                }
+            String bad = in.tokens() ? checkInput(tokens[k], null) : checkInput(0, features[k]);
+            if (bad != null) {
+                throw new IllegalArgumentException("event " + k + ": " + bad);
             }
         }
+    }
+
+    /** What is wrong with a token (features null) or a feature vector for this model, or null. */
+    private String checkInput(int token, float[] features) {
+        ModelConfig.Input in = model.config().input();
+        if (features == null) {
+            return token < 0 || token >= in.vocabSize()
+                    ? "token " + token + " out of range [0, " + in.vocabSize() + ")" : null;
+        }
+        if (features.length != in.dim()) {
+            return "expected " + in.dim() + " features, got " + features.length;
+        }
+        for (int i = 0; i < in.dim(); i++) {
+            if (!Float.isFinite(features[i])) {
+                return "feature " + i + " is not finite: " + features[i];
+            }
+        }
+        return null;
     }
 
     /** Buffers of {@link #stepKeys}, grown to the largest count seen (allocation only then). */
