@@ -56,6 +56,16 @@ public abstract class BenchCommand {
         return true;
     }
 
+    /** The median of {@code xs} (NaN for none): how every command reduces its rounds. */
+    public static double median(double[] xs) {
+        if (xs.length == 0) {
+            return Double.NaN;
+        }
+        double[] a = xs.clone();
+        java.util.Arrays.sort(a);
+        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+    }
+
     /** A whole number > 0 (underscores allowed: 1_000_000). */
     public static long positive(String opt, String v) {
         long n = nonNegative(opt, v);

@@ -442,11 +442,7 @@ public final class StreamBench extends BenchCommand {
     }
 
     private static double median(java.util.stream.DoubleStream xs) {
-        double[] a = xs.sorted().toArray();
-        if (a.length == 0) {
-            return Double.NaN;
-        }
-        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+        return median(xs.toArray());
     }
 
     private static void deleteTree(Path root) {

@@ -282,7 +282,7 @@ public final class Compare extends BenchCommand {
             }
         }
         List<String> labels = entries.stream().map(Entry::name).toList();
-        double[] medians = Arrays.stream(perRound).mapToDouble(Compare::median).toArray();
+        double[] medians = Arrays.stream(perRound).mapToDouble(BenchCommand::median).toArray();
         Charts.bars(charts.resolve("streaming.png"), "Streaming job, events/s on one core (Flink MiniCluster, "
                 + "parallelism 1)", "events/s (median of " + rounds + " rounds)", labels, medians, "%,.0f");
         r.streaming(labels, perRound, medians);
@@ -308,8 +308,8 @@ public final class Compare extends BenchCommand {
             }
         }
         List<String> labels = entries.stream().map(Entry::name).toList();
-        double[] medians = Arrays.stream(batch).mapToDouble(Compare::median).toArray();
-        double[] stepMedians = Arrays.stream(step).mapToDouble(Compare::median).toArray();
+        double[] medians = Arrays.stream(batch).mapToDouble(BenchCommand::median).toArray();
+        double[] stepMedians = Arrays.stream(step).mapToDouble(BenchCommand::median).toArray();
         try {
             Charts.bars(charts.resolve("backfill.png"), "Backfill on CPU, tokens/s (" + threads + " threads, "
                     + backfillKeys + " keys x " + backfillLength + ")", "tokens/s (median of " + rounds + " rounds)",
@@ -397,11 +397,5 @@ public final class Compare extends BenchCommand {
         Charts.lines(charts.resolve("auc.png"), "Anomaly detection AUC against the signal's distance",
                 "distance from the signal (events)", "AUC (0.5 = chance)", true, false, auc);
         r.quality(entries.stream().map(Entry::name).toList(), files, all);
-    }
-
-    static double median(double[] xs) {
-        double[] a = xs.clone();
-        Arrays.sort(a);
-        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
     }
 }

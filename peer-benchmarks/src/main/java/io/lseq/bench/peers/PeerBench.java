@@ -268,10 +268,4 @@ public final class PeerBench extends BenchCommand {
         }
         return 2.0 * macs;
     }
-
-    private static double median(double[] xs) {
-        double[] a = xs.clone();
-        Arrays.sort(a);
-        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
-    }
 }
