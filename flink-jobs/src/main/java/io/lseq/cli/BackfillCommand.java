@@ -9,6 +9,7 @@ import io.lseq.flink.backfill.Backfill;
 import io.lseq.flink.backfill.KafkaHistory;
 import io.lseq.flink.savepoint.SavepointBuilder;
 import io.lseq.flink.io.Endpoint;
+import io.lseq.gpu.Backends;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -42,7 +43,8 @@ public final class BackfillCommand implements Command {
                 .required("model", "DIR", "model directory (config.json + model.safetensors)")
                 .required("input", "SRC", "history: file:PATH (JSON Lines), a path, or kafka://HOST:PORT/TOPIC")
                 .required("savepoint", "DIR", "where to write the savepoint (must not exist)")
-                .optional("device", "D", "auto, cpu or gpu (default auto: the GPU when one is found; this build: CPU)")
+                .optional("device", "D", "auto, cpu or gpu (default auto: the GPU when CUDA finds one and the model's "
+                        + "blocks are all lru, else the CPU; it says which)")
                 .optional("until", "TS", "file: only events with ts <= TS (epoch ms; events without ts count); "
                         + "Kafka: records stamped <= TS")
                 .optional("group-id", "ID", "Kafka: the streaming job's consumer group, whose offsets are set to where "
@@ -59,10 +61,8 @@ public final class BackfillCommand implements Command {
     public int run(Args a) throws Exception {
         Model model = Model.load(Path.of(a.get("model")));
         String device = a.get("device", "auto");
-        switch (device) {
-            case "auto", "cpu" -> { }
-            case "gpu" -> throw new UsageException("--device gpu: this build has no GPU backend yet; use cpu");
-            default -> throw new UsageException("--device must be auto, cpu or gpu, got '" + device + "'");
+        if (!device.equals("auto") && !device.equals("cpu") && !device.equals("gpu")) {
+            throw new UsageException("--device must be auto, cpu or gpu, got '" + device + "'");
         }
         String input = a.get("input");
         Endpoint src;
@@ -86,14 +86,19 @@ public final class BackfillCommand implements Command {
         Properties kafka = a.properties("kafka-property");
         String group = a.get("group-id", "lseq-" + model.config().name());
         boolean quiet = a.has("quiet");
+        Backends.Choice choice;
+        try {
+            choice = Backends.open(device, model, Path.of(a.get("model")), threads);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
         if (!quiet) {
-            System.err.println("lseq backfill: device cpu (" + threads + " threads)"
-                    + (device.equals("auto") ? "; no GPU backend in this build" : ""));
+            System.err.println("lseq backfill: " + choice.note());
         }
         long[] skipped = new long[1]; // events after --until
         Progress progress = new Progress(System.err, "events", Progress.stderrIsTerminal(), 10);
         try (OutputStream dead = ScoreCommand.open(a.get("dead-letter", "-"), System.err);
-             Backfill backfill = new Backfill(model, threads, window)) {
+             Backfill backfill = new Backfill(model, choice.backend(), window)) {
             DeadLetters parser = new DeadLetters(new EventParser(model.config().input()), dead);
             Record handle = (bytes, length, fullLength, key, source, filterTs) -> {
                 Event e = parser.parse(bytes, length, fullLength, key, source);

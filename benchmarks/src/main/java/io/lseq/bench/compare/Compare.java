@@ -170,7 +170,7 @@ public final class Compare extends BenchCommand {
                         + ", max heap " + (rt.maxMemory() >> 20) + " MiB",
                 "machine:  " + rt.availableProcessors() + " cores, " + System.getProperty("os.name") + " "
                         + System.getProperty("os.arch"),
-                "GPU:      not measured (this build has no GPU backend)");
+                "GPU:      not measured here (GPU backfill of LRU models: tools/gpu/device-check.sh, docs/BENCHMARKS.md)");
     }
 
     private static String describe(Model m) {

@@ -73,8 +73,8 @@ final class Report {
         md.append("## Backfill tokens/s on CPU\n\n![backfill](").append(chartsLink).append("/backfill.png)\n\n")
                 .append("`BatchScorer` (the backfill path: LRU blocks as a chunked parallel scan, batched ")
                 .append("projections, ").append(threads).append(" threads) over the same batch of random token ")
-                .append("histories, beside the step path (one thread, event by event). GPU: not measured; this ")
-                .append("build has no GPU backend yet.\n\n| model | backfill tokens/s | step tokens/s | ratio |\n")
+                .append("histories, beside the step path (one thread, event by event). GPU: not in this report ")
+                .append("(the GPU backend runs LRU models only; tools/gpu/device-check.sh).\n\n| model | backfill tokens/s | step tokens/s | ratio |\n")
                 .append("| --- | --- | --- | --- |\n");
         for (int i = 0; i < labels.size(); i++) {
             md.append(String.format(Locale.ROOT, "| %s | %,.0f | %,.0f | %.2fx |%n", labels.get(i), batch[i], step[i],

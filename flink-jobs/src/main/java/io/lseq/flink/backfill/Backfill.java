@@ -1,7 +1,7 @@
 package io.lseq.flink.backfill;
 
 import io.lseq.connectors.event.Event;
-import io.lseq.core.model.BatchScorer;
+import io.lseq.core.model.BatchBackend;
 import io.lseq.core.model.KeyState;
 import io.lseq.core.model.Model;
 import io.lseq.core.model.Sequence;
@@ -17,7 +17,7 @@ import java.util.Map;
  */
 public final class Backfill implements AutoCloseable {
     private final Model model;
-    private final BatchScorer batch;
+    private final BatchBackend batch;
     private final int window;
     private final Map<String, KeyState> states = new LinkedHashMap<>();
     private final Map<String, List<Event>> buffered = new LinkedHashMap<>();
@@ -25,12 +25,12 @@ public final class Backfill implements AutoCloseable {
     private long events;
 
     /**
-     * @param threads threads of the batch path
+     * @param batch the batch path (CPU or GPU); closed with this
      * @param window events buffered before a batch runs
      */
-    public Backfill(Model model, int threads, int window) {
+    public Backfill(Model model, BatchBackend batch, int window) {
         this.model = model;
-        this.batch = new BatchScorer(model, threads);
+        this.batch = batch;
         this.window = window;
     }
 

@@ -13,7 +13,7 @@ import java.util.List;
  * <p>Many keys are spread over the threads, key by key; a few long keys are each split over all
  * threads, by rows and by scan chunks. Thread-safe; one instance may serve concurrent calls.
  */
-public final class BatchScorer implements AutoCloseable {
+public final class BatchScorer implements BatchBackend {
     private final Model model;
     private final Parallel par;
 
@@ -29,9 +29,10 @@ public final class BatchScorer implements AutoCloseable {
      * @throws IllegalArgumentException before any state changes, if a sequence does not fit the
      *     model (input kind, token range, feature size or values, output size)
      */
+    @Override
     public void score(List<Sequence> batch) {
         for (Sequence s : batch) {
-            validate(s);
+            validate(model, s);
         }
         if (batch.size() >= 2 * par.threads()) {
             par.range(batch.size(), 1, (from, to) -> {
@@ -77,7 +78,18 @@ public final class BatchScorer implements AutoCloseable {
         s.state().advance(length);
     }
 
-    private void validate(Sequence s) {
+    @Override
+    public String describe() {
+        return "cpu, " + par.threads() + (par.threads() == 1 ? " thread" : " threads");
+    }
+
+    /**
+     * Checks that {@code s} fits {@code model}: state size, input kind, token range, feature
+     * size and values, output size.
+     *
+     * @throws IllegalArgumentException saying what does not fit
+     */
+    public static void validate(Model model, Sequence s) {
         var in = model.config().input();
         if (s.state().values().length != model.stateSize()) {
             throw new IllegalArgumentException("state has " + s.state().values().length + " floats, model needs "

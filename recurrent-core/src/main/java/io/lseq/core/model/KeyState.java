@@ -39,7 +39,8 @@ public final class KeyState {
         position++;
     }
 
-    void advance(long events) {
+    /** Moves the position on by {@code events}: for batch backends that advance the values themselves. */
+    public void advance(long events) {
         position += events;
     }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.lseq.cli.Main;
+import io.lseq.tests.CliRunner;
 import io.lseq.connectors.event.Score;
 import io.lseq.core.testing.TestModels;
 import io.lseq.flink.job.JobOptions;
@@ -64,6 +65,34 @@ class BackfillTest {
             worst = Math.max(worst, Math.abs(e.getValue().score() - b) / (1e-4 + 1e-4 * Math.abs(b)));
         }
         assertTrue(worst <= 1, "worst error " + worst + " of tolerance");
+    }
+
+    /**
+     * {@code --device}: auto says which device it used (and why not the GPU); gpu without CUDA, or
+     * with a model the GPU cannot run, fails before reading anything, saying why in one line.
+     */
+    @Test
+    void theDeviceIsSaidAndAGpuThatCannotRunIsRefused() throws Exception {
+        Path model = ROOT.resolve("examples/models/reference-lru");
+        Path events = ROOT.resolve("examples/events/sample.jsonl");
+        boolean cuda = io.lseq.gpu.CudaDevice.probe() == null;
+        CliRunner.Result auto = CliRunner.run("backfill", "--model", model.toString(), "--input", events.toString(),
+                "--savepoint", tmp.resolve("auto").toString(), "--threads", "2");
+        assertEquals(0, auto.status(), auto.err());
+        assertTrue(auto.err().contains(cuda ? "lseq backfill: device gpu: " : "lseq backfill: device cpu (2 threads); not the GPU: "),
+                auto.err());
+        if (!cuda) {
+            CliRunner.Result gpu = CliRunner.run("backfill", "--model", model.toString(), "--input", events.toString(),
+                    "--savepoint", tmp.resolve("gpu").toString(), "--device", "gpu");
+            assertEquals(1, gpu.status(), gpu.err());
+            assertTrue(gpu.err().startsWith("lseq backfill: --device gpu: no CUDA driver"), gpu.err());
+            assertTrue(!Files.exists(tmp.resolve("gpu")), "nothing written");
+        }
+        CliRunner.Result gru = CliRunner.run("backfill", "--model", ROOT.resolve("examples/models/longrange-gru").toString(),
+                "--input", events.toString(), "--savepoint", tmp.resolve("gru").toString(), "--device", "gpu");
+        assertEquals(2, gru.status(), gru.err());
+        assertTrue(gru.err().contains("block 0 of model longrange-gru is gru: the GPU backend runs models whose blocks "
+                + "are all lru; use --device cpu"), gru.err());
     }
 
     /** From a topic: the backfill sets the group's offsets where it stopped; the job streams on from there. */

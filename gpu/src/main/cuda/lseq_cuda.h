@@ -1,0 +1,15 @@
+// What every lseq kernel includes: the few spellings that differ between nvcc and the host
+// emulator that tests the kernels' logic without a GPU (src/test/cuda/emulate.h).
+#pragma once
+
+#ifdef LSEQ_EMULATE
+#include "emulate.h"
+#else
+// A kernel's shared memory is one struct, so that the emulator can give each block its own.
+#define LSEQ_SHARED(T, name) __shared__ T name
+// Spin-waits back off instead of hammering the flag's cache line.
+#define LSEQ_SPIN_PAUSE() __nanosleep(32)
+#endif
+
+// Threads per block of the row kernels: 8 warps, one row each.
+#define LSEQ_ROW_WARPS 8

@@ -1,0 +1,11 @@
+package io.lseq.gpu;
+
+/** There is no usable CUDA device here; the message says why in one line. */
+public final class GpuUnavailableException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    /** @param message why, in one line */
+    public GpuUnavailableException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,25 @@
+package io.lseq.core.model;
+
+import java.util.List;
+
+/**
+ * Something that runs the batch path: scores runs of events for many keys at once and advances
+ * their states, as stepping event by event would within MODEL_FORMAT.md's tolerance.
+ * {@link BatchScorer} on CPU threads; the gpu module's {@code GpuBatchScorer} on a CUDA device.
+ */
+public interface BatchBackend extends AutoCloseable {
+
+    /**
+     * Scores every sequence and advances its state.
+     *
+     * @throws IllegalArgumentException before any state changes, if a sequence does not fit the
+     *     model ({@link BatchScorer#validate})
+     */
+    void score(List<Sequence> batch);
+
+    /** What runs the batch, in one line (for example "cpu, 2 threads"). */
+    String describe();
+
+    @Override
+    void close();
+}
