@@ -130,6 +130,7 @@ __device__ __forceinline__ void scan_tile(float2* u, const float2* __restrict__ 
                     sum = cfma(mult, __ldcg(&incl[(size_t) pred * CH + c]), sum);
                     break;
                 }
+                LSEQ_TRACE_AGGREGATE();
                 sum = cfma(mult, __ldcg(&agg[(size_t) pred * CH + c]), sum);
                 mult = cmul(mult, lamT);
                 pred -= channelTiles;

@@ -9,6 +9,8 @@
 #define LSEQ_SHARED(T, name) __shared__ T name
 // Spin-waits back off instead of hammering the flag's cache line.
 #define LSEQ_SPIN_PAUSE() __nanosleep(32)
+// Counts, on the emulator, look-backs that had to use a predecessor's aggregate.
+#define LSEQ_TRACE_AGGREGATE()
 #endif
 
 // Threads per block of the row kernels: 8 warps, one row each.

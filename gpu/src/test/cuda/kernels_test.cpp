@@ -223,10 +223,13 @@ int main() {
     // Ragged keys: shorter than a tile, exactly one, one past, many tiles; 40 channels = a full
     // and a partial channel tile. Four blocks at a time, so look-backs meet running predecessors.
     std::vector<int> lens = {1, 64, 65, 7, 300, 1000, 129};
+    long before = emu::aggregates_used;
     scan_case<8>("l8", lru_scan_l8, lens, 40, 4);
     scan_case<16>("l16", lru_scan_l16, lens, 40, 4);
     scan_case<32>("l32", lru_scan_l32, {5000, 3}, 33, 6);
     scan_case<8>("l8 one long key", lru_scan_l8, {10000}, 32, 8);
+    // The look-back must have met predecessors that had only published their aggregate.
+    check("scan look-backs through aggregates: " + std::to_string(emu::aggregates_used - before), emu::aggregates_used > before ? 0 : 1, 0);
     gemm_case(130, 70, 67, true);
     gemm_case(64, 16, 64, false);
     gemm_case(3, 200, 129, true);

@@ -68,6 +68,44 @@ class BackfillTest {
     }
 
     /**
+     * The same with {@code --device gpu}: the GPU backend (on the host emulator of the CUDA driver
+     * where there is no GPU) writes the savepoint the streaming job continues from.
+     */
+    @Test
+    void streamingTheRestFromAGpuBackfillEqualsStreamingEverything() throws Exception {
+        Path lib = io.lseq.gpu.EmulatedCuda.build();
+        org.junit.jupiter.api.Assumptions.assumeTrue(lib != null, "no g++ to build the CUDA emulator");
+        Path model = ROOT.resolve("examples/models/reference-lru");
+        List<String> all = Files.readAllLines(ROOT.resolve("examples/events/sample.jsonl"));
+        Path first = Files.write(tmp.resolve("first.jsonl"), all.subList(0, 3000));
+        Path rest = Files.write(tmp.resolve("rest.jsonl"), all.subList(3000, all.size()));
+        Path full = Files.write(tmp.resolve("all.jsonl"), all);
+        Path savepoint = tmp.resolve("savepoint");
+        boolean realGpu = io.lseq.gpu.CudaDevice.probe() == null;
+        var r = io.lseq.gpu.EmulatedCuda.run(ROOT, realGpu ? Map.of() : Map.of("LD_LIBRARY_PATH", lib.toString()), 300,
+                ROOT.resolve("bin/lseq").toString(), "backfill", "--model", model.toString(), "--input", first.toString(),
+                "--savepoint", savepoint.toString(), "--device", "gpu", "--window", "700");
+        assertEquals(0, r.status(), r.output());
+        assertTrue(r.output().contains("lseq backfill: device gpu: " + (realGpu ? "" : "lseq host emulator")), r.output());
+
+        JobOptions o = Jobs.fileJob(model, rest, tmp.resolve("out"), tmp.resolve("chk"));
+        o.fromSavepoint = savepoint.toString();
+        o.parallelism = 2;
+        Jobs.run(o);
+        Map<String, Score> got = Jobs.byKeySeq(Jobs.committedLines(tmp.resolve("out/scores")));
+        Map<String, Score> want = Jobs.byKeySeq(Jobs.referenceScores(model, full, tmp));
+        assertEquals(all.size() - 3000, got.size());
+        double worst = 0;
+        for (Map.Entry<String, Score> e : got.entrySet()) {
+            Score w = want.get(e.getKey());
+            assertTrue(w != null, "streamed (key, seq) " + e.getKey() + " continues the backfilled keys");
+            double b = w.score();
+            worst = Math.max(worst, Math.abs(e.getValue().score() - b) / (1e-4 + 1e-4 * Math.abs(b)));
+        }
+        assertTrue(worst <= 1, "worst error " + worst + " of tolerance");
+    }
+
+    /**
      * {@code --device}: auto says which device it used (and why not the GPU); gpu without CUDA, or
      * with a model the GPU cannot run, fails before reading anything, saying why in one line.
      */
