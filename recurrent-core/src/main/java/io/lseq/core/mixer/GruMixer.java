@@ -20,13 +20,11 @@ public final class GruMixer extends TorchRnnMixer {
     }
 
     @Override
-    public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
-        gates(state, off, a, scratch);
-        int gh = 3 * n;
+    void combine(float[] state, int off, float[] gi, int gio, float[] gh, int gho, float[] m) {
         for (int i = 0; i < n; i++) {
-            float r = Activation.sigmoid(scratch[i] + scratch[gh + i]);
-            float z = Activation.sigmoid(scratch[n + i] + scratch[gh + n + i]);
-            float c = Activation.tanh(scratch[2 * n + i] + r * scratch[gh + 2 * n + i]);
+            float r = Activation.sigmoid(gi[gio + i] + gh[gho + i]);
+            float z = Activation.sigmoid(gi[gio + n + i] + gh[gho + n + i]);
+            float c = Activation.tanh(gi[gio + 2 * n + i] + r * gh[gho + 2 * n + i]);
             float next = (1f - z) * c + z * state[off + i];
             state[off + i] = next;
             m[i] = next;

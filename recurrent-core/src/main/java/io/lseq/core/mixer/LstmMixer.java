@@ -20,15 +20,13 @@ public final class LstmMixer extends TorchRnnMixer {
     }
 
     @Override
-    public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
-        gates(state, off, a, scratch);
-        int gh = 4 * n;
+    void combine(float[] state, int off, float[] gi, int gio, float[] gh, int gho, float[] m) {
         int c = off + n;
         for (int j = 0; j < n; j++) {
-            float i = Activation.sigmoid(scratch[j] + scratch[gh + j]);
-            float f = Activation.sigmoid(scratch[n + j] + scratch[gh + n + j]);
-            float g = Activation.tanh(scratch[2 * n + j] + scratch[gh + 2 * n + j]);
-            float o = Activation.sigmoid(scratch[3 * n + j] + scratch[gh + 3 * n + j]);
+            float i = Activation.sigmoid(gi[gio + j] + gh[gho + j]);
+            float f = Activation.sigmoid(gi[gio + n + j] + gh[gho + n + j]);
+            float g = Activation.tanh(gi[gio + 2 * n + j] + gh[gho + 2 * n + j]);
+            float o = Activation.sigmoid(gi[gio + 3 * n + j] + gh[gho + 3 * n + j]);
             float cell = f * state[c + j] + i * g;
             state[c + j] = cell;
             float next = o * Activation.tanh(cell);

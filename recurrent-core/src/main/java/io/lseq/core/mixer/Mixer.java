@@ -68,4 +68,22 @@ public interface Mixer {
             step(state, off, pos0 + t, a[t], m[t], scratch);
         }
     }
+
+    /**
+     * Advances runs of events of {@code count} different keys, on the calling thread: key k's rows
+     * are {@code a[start[k] .. start[k+1])} in, the same rows of {@code m} out, from its state
+     * slice at {@code off} of {@code states[k]} and its position {@code pos0[k]}. Equal, within
+     * float rounding, to {@link #sequence} key by key, which is what this default does; mixers
+     * whose step is a product of the state (GRU, LSTM) run the keys in lockstep, one product over
+     * the keys per event.
+     */
+    default void sequenceKeys(float[][] states, int off, long[] pos0, float[][] a, float[][] m, int[] start, int count) {
+        for (int k = 0; k < count; k++) {
+            int len = start[k + 1] - start[k];
+            if (len > 0) {
+                sequence(states[k], off, pos0[k], java.util.Arrays.copyOfRange(a, start[k], start[k + 1]),
+                        java.util.Arrays.copyOfRange(m, start[k], start[k + 1]), len, Parallel.SERIAL);
+            }
+        }
+    }
 }

@@ -10,8 +10,10 @@ import java.util.List;
  * products over an event's rows, the LRU recurrence as a chunked parallel scan over time;
  * mixers without a parallel form (GRU, LSTM, attention, GAU) step through their events.
  *
- * <p>Many keys are spread over the threads, key by key; a few long keys are each split over all
- * threads, by rows and by scan chunks. Thread-safe; one instance may serve concurrent calls.
+ * <p>Many keys are spread over the threads in groups; a group's keys run through each block
+ * together (products over all their rows, GRU and LSTM in lockstep over the keys). A few long
+ * keys are each split over all threads, by rows and by scan chunks. Thread-safe; one instance
+ * may serve concurrent calls.
  */
 public final class BatchScorer implements BatchBackend {
     private final Model model;
@@ -35,11 +37,7 @@ public final class BatchScorer implements BatchBackend {
             validate(model, s);
         }
         if (batch.size() >= 2 * par.threads()) {
-            par.range(batch.size(), 1, (from, to) -> {
-                for (int i = from; i < to; i++) {
-                    run(batch.get(i), Parallel.SERIAL);
-                }
-            });
+            par.range(batch.size(), 1, (from, to) -> runKeys(batch.subList(from, to)));
         } else {
             for (Sequence s : batch) {
                 run(s, par);
@@ -65,17 +63,62 @@ public final class BatchScorer implements BatchBackend {
             b.sequence(x, values, pos0, length, p);
         }
         p.range(length, Block.ROWS, (from, to) -> {
-            float[] scratch = new float[head.scratchSize()];
+            float[][] ys = new float[to - from][];
             for (int t = from; t < to; t++) {
-                float[] y = head.predictive() ? (t == 0 ? yBefore : x[t - 1]) : x[t];
-                head.emit(y, 0, s.tokens() == null ? 0 : s.tokens()[t], s.features() == null ? null : s.features()[t],
-                        s.out(), t * k, scratch);
+                ys[t - from] = head.predictive() ? (t == 0 ? yBefore : x[t - 1]) : x[t];
             }
+            head.emitRun(ys, s.tokens() == null ? null : Arrays.copyOfRange(s.tokens(), from, to),
+                    s.features() == null ? null : Arrays.copyOfRange(s.features(), from, to), s.out(), from * k, to - from);
         });
         if (head.predictive()) {
             System.arraycopy(x[length - 1], 0, values, headOff, h);
         }
         s.state().advance(length);
+    }
+
+    /** Keys together on the calling thread: {@link Block#sequenceKeys}. */
+    private void runKeys(List<Sequence> keys) {
+        int count = keys.size();
+        int h = model.config().dModel();
+        int[] start = new int[count + 1];
+        for (int k = 0; k < count; k++) {
+            start[k + 1] = start[k] + keys.get(k).length();
+        }
+        float[][] x = new float[start[count]][];
+        float[][] states = new float[count][];
+        long[] pos0 = new long[count];
+        Head head = model.head();
+        int headOff = model.headStateOffset();
+        float[][] yBefore = new float[count][];
+        for (int k = 0; k < count; k++) {
+            Sequence s = keys.get(k);
+            float[][] rows = new float[s.length()][h];
+            model.input().applyRows(s.tokens(), s.features(), rows, 0, s.length());
+            System.arraycopy(rows, 0, x, start[k], s.length());
+            states[k] = s.state().values();
+            pos0[k] = s.state().position();
+            if (head.predictive()) {
+                yBefore[k] = Arrays.copyOfRange(states[k], headOff, headOff + h);
+            }
+        }
+        for (Block b : model.blocks()) {
+            b.sequenceKeys(x, states, pos0, start, count);
+        }
+        for (int k = 0; k < count; k++) {
+            Sequence s = keys.get(k);
+            int len = s.length();
+            float[][] ys = new float[len][];
+            for (int t = 0; t < len; t++) {
+                ys[t] = head.predictive() ? (t == 0 ? yBefore[k] : x[start[k] + t - 1]) : x[start[k] + t];
+            }
+            head.emitRun(ys, s.tokens(), s.features(), s.out(), 0, len);
+            if (len > 0) {
+                if (head.predictive()) {
+                    System.arraycopy(x[start[k] + len - 1], 0, states[k], headOff, h);
+                }
+                s.state().advance(len);
+            }
+        }
     }
 
     @Override

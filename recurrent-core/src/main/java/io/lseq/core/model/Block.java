@@ -192,50 +192,69 @@ final class Block {
      * recurrence runs ({@link Mixer#sequence}).
      */
     void sequence(float[][] x, float[] state, long pos0, int length, Parallel par) {
-        int m = mixer.outputDim();
         float[][] a = new float[length][h];
-        par.range(length, ROWS, (from, to) -> {
-            for (int t = from; t < to; t++) {
-                norm.apply(x[t], 0, a[t], 0);
-            }
-        });
-        float[][] mix = new float[length][m];
+        par.range(length, ROWS, (from, to) -> normRows(x, a, from, to));
+        float[][] mix = new float[length][mixer.outputDim()];
         mixer.sequence(state, stateOffset, pos0, a, mix, length, par);
-        par.range(length, ROWS, (from, to) -> {
-            if (out1 != null) {
-                float[][] p1 = new float[to - from][h];
-                float[][] p2 = new float[to - from][h];
-                for (int t = from; t < to; t++) {
-                    gelu.apply(mix[t], 0, m);
-                }
-                float[][] g = java.util.Arrays.copyOfRange(mix, from, to);
-                out1.applyRows(g, p1, 0, to - from);
-                out2.applyRows(g, p2, 0, to - from);
-                for (int t = from; t < to; t++) {
-                    glu(x[t], p1[t - from], p2[t - from]);
-                }
-            } else {
-                for (int t = from; t < to; t++) {
-                    add(x[t], mix[t]);
-                }
+        par.range(length, ROWS, (from, to) -> postRows(x, mix, from, to));
+    }
+
+    /**
+     * The batch path for {@code count} keys on the calling thread: key k's rows are
+     * {@code x[start[k] .. start[k+1])}; the norms and products run over every row at once, the
+     * mixer over the keys together ({@link Mixer#sequenceKeys}).
+     */
+    void sequenceKeys(float[][] x, float[][] states, long[] pos0, int[] start, int count) {
+        int rows = start[count];
+        float[][] a = new float[rows][h];
+        normRows(x, a, 0, rows);
+        float[][] mix = new float[rows][mixer.outputDim()];
+        mixer.sequenceKeys(states, stateOffset, pos0, a, mix, start, count);
+        postRows(x, mix, 0, rows);
+    }
+
+    private void normRows(float[][] x, float[][] a, int from, int to) {
+        for (int t = from; t < to; t++) {
+            norm.apply(x[t], 0, a[t], 0);
+        }
+    }
+
+    /** Rows {@code [from, to)}: {@code x += post(mix)}, then the MLP; rows are independent here. */
+    private void postRows(float[][] x, float[][] mix, int from, int to) {
+        int m = mixer.outputDim();
+        if (out1 != null) {
+            float[][] p1 = new float[to - from][h];
+            float[][] p2 = new float[to - from][h];
+            for (int t = from; t < to; t++) {
+                gelu.apply(mix[t], 0, m);
             }
-            if (fc1 != null) {
-                float[][] an = new float[to - from][h];
-                float[][] hid = new float[to - from][fc1.out()];
-                float[][] p = new float[to - from][h];
-                for (int t = from; t < to; t++) {
-                    mlpNorm.apply(x[t], 0, an[t - from], 0);
-                }
-                fc1.applyRows(an, hid, 0, to - from);
-                for (float[] row : hid) {
-                    gelu.apply(row, 0, row.length);
-                }
-                fc2.applyRows(hid, p, 0, to - from);
-                for (int t = from; t < to; t++) {
-                    add(x[t], p[t - from]);
-                }
+            float[][] g = java.util.Arrays.copyOfRange(mix, from, to);
+            out1.applyRows(g, p1, 0, to - from);
+            out2.applyRows(g, p2, 0, to - from);
+            for (int t = from; t < to; t++) {
+                glu(x[t], p1[t - from], p2[t - from]);
             }
-        });
+        } else {
+            for (int t = from; t < to; t++) {
+                add(x[t], mix[t]);
+            }
+        }
+        if (fc1 != null) {
+            float[][] an = new float[to - from][h];
+            float[][] hid = new float[to - from][fc1.out()];
+            float[][] p = new float[to - from][h];
+            for (int t = from; t < to; t++) {
+                mlpNorm.apply(x[t], 0, an[t - from], 0);
+            }
+            fc1.applyRows(an, hid, 0, to - from);
+            for (float[] row : hid) {
+                gelu.apply(row, 0, row.length);
+            }
+            fc2.applyRows(hid, p, 0, to - from);
+            for (int t = from; t < to; t++) {
+                add(x[t], p[t - from]);
+            }
+        }
     }
 
     /** Events per task of the row-parallel parts. */

@@ -97,6 +97,33 @@ abstract class Head {
         }
     }
 
+    /** Rows per product of {@link #emitRun}: enough to share weight loads, few enough to stay in cache. */
+    static final int RUN_ROWS = 32;
+
+    /**
+     * {@link #emit} for a run of one key's events, the projection as products over up to
+     * {@link #RUN_ROWS} rows: event i reads {@code ys[i]}, its token or features at index i, and
+     * writes {@code out[outOff + i * outputSize() ..]}.
+     */
+    final void emitRun(float[][] ys, int[] tokens, float[][] features, float[] out, int outOff, int count) {
+        int rows = Math.min(count, RUN_ROWS);
+        float[][] normed = new float[rows][h];
+        float[][] projected = new float[rows][proj.out()];
+        int width = outputSize();
+        for (int r0 = 0; r0 < count; r0 += RUN_ROWS) {
+            int n = Math.min(RUN_ROWS, count - r0);
+            for (int i = 0; i < n; i++) {
+                finalNorm.apply(ys[r0 + i], 0, normed[i], 0);
+            }
+            proj.applyRows(normed, projected, 0, n);
+            for (int i = 0; i < n; i++) {
+                int e = r0 + i;
+                score(projected[i], 0, tokens == null ? 0 : tokens[e], features == null ? null : features[e], out,
+                        outOff + e * width);
+            }
+        }
+    }
+
     /** The output from {@code p[pOff..pOff+proj.out())} = head(final_norm(y)). */
     abstract void score(float[] p, int pOff, int token, float[] features, float[] out, int outOff);
 

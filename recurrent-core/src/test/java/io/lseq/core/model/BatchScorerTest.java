@@ -175,4 +175,79 @@ class BatchScorerTest {
         assertEquals(1, a.position());
         assertTrue(java.util.Arrays.equals(before, a.values()));
     }
+
+    static List<String> mixedBlocks() {
+        return List.of("[{\"mixer\":{\"type\":\"gru\",\"d_state\":24}}]",
+                "[{\"mixer\":{\"type\":\"lstm\",\"d_state\":20},\"mlp\":{\"hidden\":32}}]",
+                "[{\"mixer\":{\"type\":\"lru\",\"d_state\":16}},{\"mixer\":{\"type\":\"gru\",\"d_state\":16},\"post\":\"none\"}]",
+                "[{\"mixer\":{\"type\":\"attention\",\"heads\":2,\"window\":8}},{\"mixer\":{\"type\":\"lstm\",\"d_state\":16},\"post\":\"none\"}]");
+    }
+
+    /**
+     * Many keys of ragged lengths (0 to 300 events, over three batches) go through the blocks
+     * together, GRU and LSTM in lockstep: every output and final state equals the step path's.
+     */
+    @ParameterizedTest
+    @MethodSource("mixedBlocks")
+    void manyRaggedKeysTogetherMatchTheStepPath(String blocks) {
+        Model m = io.lseq.core.testing.TestModels.random(io.lseq.core.testing.TestModels.tokensConfig(blocks), 5);
+        int keys = 37;
+        SplittableRandom rnd = new SplittableRandom(9);
+        int[][] tokens = new int[keys][];
+        for (int k = 0; k < keys; k++) {
+            tokens[k] = rnd.ints(k % 9 == 0 ? 0 : rnd.nextInt(1, 300), 0, 32).toArray();
+        }
+        // The step path.
+        Scorer step = m.newScorer();
+        float[][] want = new float[keys][];
+        KeyState[] stepStates = new KeyState[keys];
+        float[] o = new float[1];
+        for (int k = 0; k < keys; k++) {
+            stepStates[k] = m.newState();
+            want[k] = new float[tokens[k].length];
+            for (int t = 0; t < tokens[k].length; t++) {
+                step.stepToken(stepStates[k], tokens[k][t], o);
+                want[k][t] = o[0];
+            }
+        }
+        for (int threads : new int[] {1, 2}) {
+            KeyState[] states = new KeyState[keys];
+            float[][] got = new float[keys][];
+            for (int k = 0; k < keys; k++) {
+                states[k] = m.newState();
+                got[k] = new float[tokens[k].length];
+            }
+            try (BatchScorer batch = new BatchScorer(m, threads)) {
+                double[] cuts = {0, 0.3, 0.7, 1};
+                for (int c = 0; c < 3; c++) {
+                    List<Sequence> round = new ArrayList<>();
+                    int[] from = new int[keys];
+                    for (int k = 0; k < keys; k++) {
+                        from[k] = (int) (tokens[k].length * cuts[c]);
+                        int to = (int) (tokens[k].length * cuts[c + 1]);
+                        round.add(new Sequence(states[k], java.util.Arrays.copyOfRange(tokens[k], from[k], to), null,
+                                new float[to - from[k]]));
+                    }
+                    batch.score(round);
+                    for (int k = 0; k < keys; k++) {
+                        float[] out = round.get(k).out();
+                        System.arraycopy(out, 0, got[k], from[k], out.length);
+                    }
+                }
+            }
+            for (int k = 0; k < keys; k++) {
+                for (int t = 0; t < want[k].length; t++) {
+                    assertTrue(Math.abs(got[k][t] - want[k][t]) <= 1e-4 + 1e-4 * Math.abs(want[k][t]),
+                            threads + " threads, key " + k + " event " + t + ": batch " + got[k][t] + ", step " + want[k][t]);
+                }
+                assertEquals(stepStates[k].position(), states[k].position(), "position of key " + k);
+                float[] a = states[k].values();
+                float[] b = stepStates[k].values();
+                for (int i = 0; i < b.length; i++) {
+                    assertTrue(Math.abs(a[i] - b[i]) <= 1e-4 + 1e-4 * Math.abs(b[i]),
+                            threads + " threads, key " + k + " state[" + i + "]: batch " + a[i] + ", step " + b[i]);
+                }
+            }
+        }
+    }
 }
