@@ -4,6 +4,7 @@ import io.lseq.core.format.ModelConfig;
 import io.lseq.core.format.ModelFormatException;
 import io.lseq.core.format.Weights;
 import io.lseq.core.math.Linear;
+import io.lseq.core.math.Parallel;
 
 /**
  * Causal windowed multi-head attention with RoPE and optional log-n scaling. Projections
@@ -74,4 +75,30 @@ public final class AttentionMixer implements Mixer {
         cache.attend(state, off, pos, scratch, qs, scratch, ks, scratch, vs, scratch, outs, scratch, 4 * h);
         o.apply(scratch, outs, m, 0);
     }
+
+    /**
+     * The batch path: q, k, v of every event as products over the rows, then the window's
+     * attention event by event (each event's key enters the ring the next one reads), then o
+     * over the rows.
+     */
+    @Override
+    public void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
+        float[][] qs = new float[length][h];
+        float[][] ks = new float[length][h];
+        float[][] vs = new float[length][h];
+        par.range(length, ROWS_PER_TASK, (from, to) -> {
+            q.applyRows(a, qs, from, to);
+            k.applyRows(a, ks, from, to);
+            v.applyRows(a, vs, from, to);
+        });
+        float[][] att = new float[length][h];
+        float[] scratch = new float[cache.scratchSize()];
+        for (int t = 0; t < length; t++) {
+            cache.attend(state, off, pos0 + t, qs[t], 0, ks[t], 0, vs[t], 0, att[t], 0, scratch, 0);
+        }
+        par.range(length, ROWS_PER_TASK, (from, to) -> o.applyRows(att, m, from, to));
+    }
+
+    /** Events per task of the batched products. */
+    private static final int ROWS_PER_TASK = 64;
 }

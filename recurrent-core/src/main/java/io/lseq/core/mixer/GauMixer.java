@@ -4,6 +4,7 @@ import io.lseq.core.format.ModelConfig;
 import io.lseq.core.format.Weights;
 import io.lseq.core.math.Activation;
 import io.lseq.core.math.Linear;
+import io.lseq.core.math.Parallel;
 
 /**
  * Gated attention unit (GAU-alpha), single head:
@@ -82,4 +83,41 @@ public final class GauMixer implements Mixer {
         }
         out.apply(scratch, att, m, 0);
     }
+
+    /**
+     * The batch path: {@code i_dense} of every event as one product over the rows, then the
+     * window's attention event by event, then {@code o_dense} over the rows.
+     */
+    @Override
+    public void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
+        int width = 2 * e + s;
+        float[][] rows = new float[length][width + 2 * s];
+        float[][] att = new float[length][e];
+        par.range(length, ROWS_PER_TASK, (from, to) -> {
+            in.applyRows(a, rows, from, to);
+            for (int t = from; t < to; t++) {
+                float[] r = rows[t];
+                for (int i = 0; i < width; i++) {
+                    r[i] = Activation.silu(r[i]);
+                }
+                for (int i = 0; i < s; i++) {
+                    float zi = r[2 * e + i];
+                    r[width + i] = zi * qScale[i] + qOffset[i];
+                    r[width + s + i] = zi * kScale[i] + kOffset[i];
+                }
+            }
+        });
+        float[] scratch = new float[cache.scratchSize()];
+        for (int t = 0; t < length; t++) {
+            float[] r = rows[t];
+            cache.attend(state, off, pos0 + t, r, width, r, width + s, r, e, att[t], 0, scratch, 0);
+            for (int i = 0; i < e; i++) {
+                att[t][i] *= r[i];
+            }
+        }
+        par.range(length, ROWS_PER_TASK, (from, to) -> out.applyRows(att, m, from, to));
+    }
+
+    /** Events per task of the batched products. */
+    private static final int ROWS_PER_TASK = 64;
 }
