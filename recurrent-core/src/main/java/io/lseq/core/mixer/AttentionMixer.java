@@ -78,8 +78,7 @@ public final class AttentionMixer implements Mixer {
 
     /**
      * The batch path: q, k, v of every event as products over the rows, then the window's
-     * attention event by event (each event's key enters the ring the next one reads), then o
-     * over the rows.
+     * attention with the queries in parallel ({@link WindowCache#attendRun}), then o over the rows.
      */
     @Override
     public void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
@@ -92,9 +91,9 @@ public final class AttentionMixer implements Mixer {
             v.applyRows(a, vs, from, to);
         });
         float[][] att = new float[length][h];
-        float[] scratch = new float[cache.scratchSize()];
-        for (int t = 0; t < length; t++) {
-            cache.attend(state, off, pos0 + t, qs[t], 0, ks[t], 0, vs[t], 0, att[t], 0, scratch, 0);
+        for (int t0 = 0; t0 < length; t0 += WindowCache.RUN_CHUNK) {
+            int t1 = Math.min(length, t0 + WindowCache.RUN_CHUNK);
+            cache.attendRun(state, off, pos0 + t0, qs, 0, ks, 0, vs, 0, att, 0, t0, t1, par);
         }
         par.range(length, ROWS_PER_TASK, (from, to) -> o.applyRows(att, m, from, to));
     }

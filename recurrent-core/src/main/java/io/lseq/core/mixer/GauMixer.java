@@ -86,7 +86,8 @@ public final class GauMixer implements Mixer {
 
     /**
      * The batch path: {@code i_dense} of every event as one product over the rows, then the
-     * window's attention event by event, then {@code o_dense} over the rows.
+     * window's attention with the queries in parallel ({@link WindowCache#attendRun}), then
+     * {@code o_dense} over the rows.
      */
     @Override
     public void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
@@ -107,15 +108,18 @@ public final class GauMixer implements Mixer {
                 }
             }
         });
-        float[] scratch = new float[cache.scratchSize()];
-        for (int t = 0; t < length; t++) {
-            float[] r = rows[t];
-            cache.attend(state, off, pos0 + t, r, width, r, width + s, r, e, att[t], 0, scratch, 0);
-            for (int i = 0; i < e; i++) {
-                att[t][i] *= r[i];
-            }
+        for (int t0 = 0; t0 < length; t0 += WindowCache.RUN_CHUNK) {
+            int t1 = Math.min(length, t0 + WindowCache.RUN_CHUNK);
+            cache.attendRun(state, off, pos0 + t0, rows, width, rows, width + s, rows, e, att, 0, t0, t1, par);
         }
-        par.range(length, ROWS_PER_TASK, (from, to) -> out.applyRows(att, m, from, to));
+        par.range(length, ROWS_PER_TASK, (from, to) -> {
+            for (int t = from; t < to; t++) {
+                for (int i = 0; i < e; i++) {
+                    att[t][i] *= rows[t][i];
+                }
+            }
+            out.applyRows(att, m, from, to);
+        });
     }
 
     /** Events per task of the batched products. */

@@ -1,5 +1,6 @@
 package io.lseq.core.mixer;
 
+import io.lseq.core.math.Parallel;
 import io.lseq.core.math.Rope;
 import io.lseq.core.math.Vec;
 
@@ -103,8 +104,6 @@ final class WindowCache {
         long shift = Math.max(0, w0 - sinks);
         int half = dk / 2;
         int qRaw = sOff + window + sinks + dk;
-        int qRot = qRaw + kw;
-        int tab = qRot + dk;
         if (outside > 0) {
             System.arraycopy(q, qOff, scratch, qRaw, kw);
         }
@@ -118,7 +117,6 @@ final class WindowCache {
                 }
             }
         }
-        int scores = sOff;
         int cos = sOff + window + sinks;
         int sin = cos + half;
         rope.angles(rel, scratch, cos, scratch, sin);
@@ -131,6 +129,27 @@ final class WindowCache {
         System.arraycopy(v, vOff, state, valuesOff + slot * vw, vw);
 
         int inWindow = (int) Math.min(pos + 1, window);
+        query(q, qOff, pos, state, keysOff, state, valuesOff, slot, window, inWindow, outside, shift, state,
+                sinkKeysOff, sinkValuesOff, out, outOff, scratch, sOff);
+    }
+
+    /**
+     * One query's attention: {@code q} rotated for its position, its raw copy at the scratch's
+     * raw-query region when sinks are outside the window; the {@code inWindow} newest keys and
+     * values walked back from row {@code slot} of a ring of {@code rows} rows ({@code keys} at
+     * {@code keysOff}, {@code values} at {@code valuesOff}); then {@code outside} sinks from
+     * {@code state}, moved forward by {@code shift}.
+     */
+    private void query(float[] q, int qOff, long pos, float[] keys, int keysOff, float[] values, int valuesOff,
+            int slot, int rows, int inWindow, int outside, long shift, float[] state, int sinkKeysOff, int sinkValuesOff,
+            float[] out, int outOff, float[] scratch, int sOff) {
+        int kw = heads * dk;
+        int vw = heads * dv;
+        int half = dk / 2;
+        int qRaw = sOff + window + sinks + dk;
+        int qRot = qRaw + kw;
+        int tab = qRot + dk;
+        int scores = sOff;
         int n = inWindow + outside;
         double scale = 1.0 / Math.sqrt(dk);
         if (lognBase > 0) {
@@ -141,8 +160,8 @@ final class WindowCache {
             // Visible positions pos, pos-1, ..., pos-n+1, newest first.
             int s = slot;
             for (int i = 0; i < inWindow; i++) {
-                scratch[scores + i] = fscale * Vec.dot(q, qOff + h * dk, state, keysOff + s * kw + h * dk, dk);
-                s = s == 0 ? window - 1 : s - 1;
+                scratch[scores + i] = fscale * Vec.dot(q, qOff + h * dk, keys, keysOff + s * kw + h * dk, dk);
+                s = s == 0 ? rows - 1 : s - 1;
             }
             for (int j = 0; j < outside; j++) {
                 float[] c = sinkCos;
@@ -161,12 +180,115 @@ final class WindowCache {
             }
             Vec.softmax(scratch, scores, n);
             int o = outOff + h * dv;
-            Vec.ringWeightedSum(scratch, scores, inWindow, state, valuesOff + h * dv, vw, slot, window, out, o, dv);
+            Vec.ringWeightedSum(scratch, scores, inWindow, values, valuesOff + h * dv, vw, slot, rows, out, o, dv);
             for (int j = 0; j < outside; j++) {
                 accumulate(scratch[scores + inWindow + j], state, sinkValuesOff + j * vw + h * dv, out, o);
             }
         }
     }
+
+    /**
+     * {@link #attend} for a run of events at positions {@code pos0, pos0+1, ...}, its queries in
+     * parallel: row t of {@code q} (at {@code qOff}), {@code k}, {@code v} and {@code out}, for t in
+     * {@code [from, to)}. The run's keys go into a linear copy of the window, all rotated relative
+     * to the epoch base of {@code pos0}, with the keys cached before the run in front; each query
+     * reads the W newest rows at and before its own; the ring then takes the last W keys, rotated
+     * relative to the epoch base of the run's last position. Equal to {@link #attend} event by
+     * event within float rounding. q and k rows are rotated in place.
+     */
+    void attendRun(float[] state, int off, long pos0, float[][] q, int qOff, float[][] k, int kOff, float[][] v,
+            int vOff, float[][] out, int outOff, int from, int to, Parallel par) {
+        int len = to - from;
+        if (len <= 0) {
+            return;
+        }
+        int kw = heads * dk;
+        int vw = heads * dv;
+        int half = dk / 2;
+        int keysOff = off;
+        int valuesOff = off + window * kw;
+        int sinkKeysOff = valuesOff + window * vw;
+        int sinkValuesOff = sinkKeysOff + sinks * kw;
+        long base = pos0 - Math.floorMod(pos0, REBASE_PERIOD);
+        int prior = (int) Math.min(pos0, window - 1);
+        int rows = prior + len;
+        float[] keys = new float[rows * kw];
+        float[] values = new float[rows * vw];
+        // The cached keys are relative to the epoch base of pos0 - 1: one rebase if pos0 opens an epoch.
+        boolean rebase = Math.floorMod(pos0, REBASE_PERIOD) == 0 && pos0 != 0;
+        for (int i = 0; i < prior; i++) {
+            int slot = (int) Math.floorMod(pos0 - prior + i, window);
+            System.arraycopy(state, keysOff + slot * kw, keys, i * kw, kw);
+            System.arraycopy(state, valuesOff + slot * vw, values, i * vw, vw);
+            if (rebase) {
+                for (int h = 0; h < heads; h++) {
+                    rope.rotate(keys, i * kw + h * dk, rebaseCos, 0, rebaseSin, 0);
+                }
+            }
+        }
+        float[][] raw = sinks > 0 ? new float[len][kw] : null;
+        for (int t = 0; t < len; t++) {
+            long p = pos0 + t;
+            if (p < sinks) {
+                System.arraycopy(k[from + t], kOff, state, sinkKeysOff + (int) p * kw, kw);
+                System.arraycopy(v[from + t], vOff, state, sinkValuesOff + (int) p * vw, vw);
+            }
+            if (raw != null) {
+                System.arraycopy(q[from + t], qOff, raw[t], 0, kw);
+            }
+        }
+        par.range(len, RUN_ROWS, (a, b) -> {
+            float[] cos = new float[half];
+            float[] sin = new float[half];
+            for (int t = a; t < b; t++) {
+                rope.angles((double) (pos0 + t - base), cos, 0, sin, 0);
+                for (int h = 0; h < heads; h++) {
+                    rope.rotate(q[from + t], qOff + h * dk, cos, 0, sin, 0);
+                    rope.rotate(k[from + t], kOff + h * dk, cos, 0, sin, 0);
+                }
+                System.arraycopy(k[from + t], kOff, keys, (prior + t) * kw, kw);
+                System.arraycopy(v[from + t], vOff, values, (prior + t) * vw, vw);
+            }
+        });
+        par.range(len, RUN_ROWS, (a, b) -> {
+            float[] scratch = new float[scratchSize()];
+            int qRaw = window + sinks + dk;
+            for (int t = a; t < b; t++) {
+                long p = pos0 + t;
+                long w0 = Math.max(0, p - window + 1);
+                int outside = (int) Math.min(sinks, w0);
+                long shift = Math.max(0, w0 - sinks);
+                if (outside > 0) {
+                    System.arraycopy(raw[t], 0, scratch, qRaw, kw);
+                }
+                int inWindow = (int) Math.min(p + 1, window);
+                query(q[from + t], qOff, p, keys, 0, values, 0, prior + t, rows, inWindow, outside, shift, state,
+                        sinkKeysOff, sinkValuesOff, out[from + t], outOff, scratch, 0);
+            }
+        });
+        long last = pos0 + len - 1;
+        long lastBase = last - Math.floorMod(last, REBASE_PERIOD);
+        float[] cos = new float[half];
+        float[] sin = new float[half];
+        rope.angles(-(double) (lastBase - base), cos, 0, sin, 0);
+        for (long ps = Math.max(0, last - window + 1); ps <= last; ps++) {
+            int i = (int) (ps - (pos0 - prior));
+            int slot = (int) Math.floorMod(ps, window);
+            System.arraycopy(keys, i * kw, state, keysOff + slot * kw, kw);
+            System.arraycopy(values, i * vw, state, valuesOff + slot * vw, vw);
+            if (lastBase != base) {
+                for (int h = 0; h < heads; h++) {
+                    rope.rotate(state, keysOff + slot * kw + h * dk, cos, 0, sin, 0);
+                }
+            }
+        }
+    }
+
+    /** Events per {@link #attendRun} call of the mixers: bounds the linear copy of the window. */
+    static final int RUN_CHUNK = 4096;
+
+    /** Queries per task of {@link #attendRun}. */
+    private static final int RUN_ROWS = 64;
 
     /** {@code out[o..o+dv) += p * state[vr..vr+dv)}. */
     private void accumulate(float p, float[] state, int vr, float[] out, int o) {

@@ -86,6 +86,84 @@ class WindowCacheTest {
     }
 
     /**
+     * The batch path's {@link WindowCache#attendRun} (queries in parallel on 2 threads) in runs
+     * of random length, mixed with single steps, across rebases (runs that open an epoch and
+     * runs that cross one) and with sinks: the same definition, the same tolerance.
+     */
+    @ParameterizedTest
+    @MethodSource("startsAndSinks")
+    void runsMatchDirectEvaluationAcrossRebases(long start, int sinks) {
+        WindowCache cache = new WindowCache(HEADS, DK, DV, W, THETA, LOGN, sinks);
+        int steps = 1000;
+        SplittableRandom rnd = new SplittableRandom(start + 1);
+        float[][] q = new float[steps][HEADS * DK];
+        float[][] k = new float[steps][HEADS * DK];
+        float[][] v = new float[steps][HEADS * DV];
+        double[][] qd = new double[steps][];
+        double[][][] kv = new double[steps][][];
+        for (int t = 0; t < steps; t++) {
+            double[] kd = new double[HEADS * DK];
+            double[] vd = new double[HEADS * DV];
+            qd[t] = new double[HEADS * DK];
+            for (int i = 0; i < HEADS * DK; i++) {
+                q[t][i] = (float) rnd.nextGaussian();
+                k[t][i] = (float) rnd.nextGaussian();
+                qd[t][i] = q[t][i];
+                kd[i] = k[t][i];
+            }
+            for (int i = 0; i < HEADS * DV; i++) {
+                v[t][i] = (float) rnd.nextGaussian();
+                vd[i] = v[t][i];
+            }
+            kv[t] = new double[][] {kd, vd};
+        }
+        float[] state = new float[cache.stateSize()];
+        float[] scratch = new float[cache.scratchSize()];
+        float[][] out = new float[steps][HEADS * DV];
+        try (io.lseq.core.math.Parallel par = new io.lseq.core.math.Parallel(2)) {
+            for (int t = 0; t < steps; ) {
+                int len = rnd.nextInt(4) == 0 ? 1 : 1 + rnd.nextInt(300);
+                int end = Math.min(steps, t + len);
+                // Without sinks a run stops at an epoch boundary, so that the next run opens the
+                // epoch (its cached keys need the rebase); with sinks runs cross it.
+                long boundary = (start + t) / WindowCache.REBASE_PERIOD * WindowCache.REBASE_PERIOD
+                        + WindowCache.REBASE_PERIOD;
+                if (sinks == 0 && start + end > boundary) {
+                    end = (int) (boundary - start);
+                }
+                if (len == 1) {
+                    cache.attend(state, 0, start + t, q[t], 0, k[t], 0, v[t], 0, out[t], 0, scratch, 0);
+                } else {
+                    cache.attendRun(state, 0, start + t, q, 0, k, 0, v, 0, out, 0, t, end, par);
+                }
+                t = end;
+            }
+        }
+        double[][][] sinkKv = new double[sinks][][];
+        for (int j = 0; j < sinks; j++) {
+            sinkKv[j] = start <= j && j - start < steps ? kv[(int) (j - start)]
+                    : new double[][] {new double[HEADS * DK], new double[HEADS * DV]};
+        }
+        double worst = 0;
+        ArrayDeque<double[][]> history = new ArrayDeque<>();
+        for (int t = 0; t < steps; t++) {
+            history.addFirst(kv[t]);
+            if (history.size() > W) {
+                history.removeLast();
+            }
+            if (t < W) {
+                continue;
+            }
+            long pos = start + t;
+            double[] want = direct(qd[t], history, Math.min(pos + 1, W), sinkKv, pos);
+            for (int i = 0; i < want.length; i++) {
+                worst = Math.max(worst, Math.abs(out[t][i] - want[i]) / (1e-4 + 1e-4 * Math.abs(want[i])));
+            }
+        }
+        assertTrue(worst < 0.1, "worst error is " + worst + " of the format's tolerance");
+    }
+
+    /**
      * The format's definition: window positions at their own distance from the query, sinks the
      * window no longer covers (sink j at {@code j}, moved to sit just before the window once
      * there is a gap).
