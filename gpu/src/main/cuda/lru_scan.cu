@@ -122,9 +122,11 @@ __device__ __forceinline__ void scan_tile(float2* u, const float2* __restrict__ 
             for (;;) {
                 int f = FLAG_NONE;
                 if (c == 0) {
-                    while ((f = *(volatile int*) &flags[pred]) == FLAG_NONE) LSEQ_SPIN_PAUSE();
+                    while ((f = LSEQ_LOAD_ACQUIRE(&flags[pred])) == FLAG_NONE) LSEQ_SPIN_PAUSE();
                 }
                 f = __shfl_sync(0xffffffffu, f, 0);
+                // Lane 0's acquire orders its reads; the other lanes learnt the flag through the
+                // shuffle, so they fence before reading the published values from L2.
                 __threadfence();
                 if (f == FLAG_PREFIX) {
                     sum = cfma(mult, __ldcg(&incl[(size_t) pred * CH + c]), sum);

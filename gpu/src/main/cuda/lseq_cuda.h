@@ -11,6 +11,13 @@
 #define LSEQ_SPIN_PAUSE() __nanosleep(32)
 // Counts, on the emulator, look-backs that had to use a predecessor's aggregate.
 #define LSEQ_TRACE_AGGREGATE()
+// A load with acquire semantics at device scope: what a spin-wait on a published flag needs.
+__device__ __forceinline__ int lseq_load_acquire(const int* p) {
+    int v;
+    asm volatile("ld.acquire.gpu.global.b32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+#define LSEQ_LOAD_ACQUIRE(p) lseq_load_acquire(p)
 #endif
 
 // Threads per block of the row kernels: 8 warps, one row each.

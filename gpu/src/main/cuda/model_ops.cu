@@ -10,15 +10,18 @@
 #define GEMM_BN 64
 #define GEMM_BK 16
 
+// Tiles transposed, rows padded by one float: the loads write a[k][r] for 16 k at once, which
+// without the pad would all fall in one shared-memory bank.
 struct GemmShared {
-    float a[GEMM_BK][GEMM_BM];  // A's tile, transposed: a[k][row]
-    float w[GEMM_BK][GEMM_BN];  // W's tile, transposed: w[k][col]
+    float a[GEMM_BK][GEMM_BM + 1];  // A's tile: a[k][row]
+    float w[GEMM_BK][GEMM_BN + 1];  // W's tile: w[k][col]
 };
 
 // C[rows, out] = A[rows, in] * W[out, in]^T (+ bias[out]): a torch.nn.Linear over every row.
 // Block (16, 16) computes a 64 x 64 tile of C, each thread 4 x 4 outputs strided by 16, so that
 // a warp's reads of the shared tiles and its writes of C are contiguous.
-// Launch: grid (ceil(out / 64), ceil(rows / 64)), block 256.
+// Launch: grid (ceil(rows / 64), ceil(out / 64)), block 256: row tiles on x, whose limit is
+// 2^31 - 1 (y stops at 65,535 = 4.2M rows).
 extern "C" __global__ void __launch_bounds__(256) gemm_nt(const float* __restrict__ A,
         const float* __restrict__ W, const float* __restrict__ bias, float* __restrict__ C, int rows,
         int in, int out) {
@@ -26,8 +29,8 @@ extern "C" __global__ void __launch_bounds__(256) gemm_nt(const float* __restric
     const int tid = threadIdx.x;
     const int tx = tid % 16;
     const int ty = tid / 16;
-    const int r0 = blockIdx.y * GEMM_BM;
-    const int c0 = blockIdx.x * GEMM_BN;
+    const int r0 = blockIdx.x * GEMM_BM;
+    const int c0 = blockIdx.y * GEMM_BN;
     float acc[4][4];
 #pragma unroll
     for (int i = 0; i < 4; i++)

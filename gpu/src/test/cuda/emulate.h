@@ -249,6 +249,7 @@ void launch(dim3 grid, dim3 blk, int workers, F kernel, A... args) {
 #define LSEQ_SHARED(T, name) T& name = emu::shared_of<T>()
 #define LSEQ_SPIN_PAUSE() (emu::block->spun = true, emu::yield(emu::RUNNABLE))
 #define LSEQ_TRACE_AGGREGATE() emu::aggregates_used++
+#define LSEQ_LOAD_ACQUIRE(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 
 inline void __syncthreads() { emu::yield(emu::AT_BARRIER); }
 inline void __syncwarp() { emu::warp_barrier(); }

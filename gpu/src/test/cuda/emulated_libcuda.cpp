@@ -181,7 +181,11 @@ CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned int v, size_t n) {
 
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
         unsigned shared, CUstream, void** params, void** extra) {
-    if (shared != 0 || extra != nullptr || bx * by * bz > 1024 || bx * by * bz == 0) return INVALID_VALUE;
+    // The limits of every CUDA device since compute capability 3.0.
+    if (shared != 0 || extra != nullptr || bx * by * bz > 1024 || bx * by * bz == 0 || bz > 64 || gx == 0 || gy == 0
+            || gz == 0 || gx > 2147483647u || gy > 65535 || gz > 65535) {
+        return INVALID_VALUE;
+    }
     static_cast<Kernel*>(f)->launch(dim3(gx, gy, gz), dim3(bx, by, bz), params);
     return OK;
 }

@@ -83,7 +83,7 @@ static void scan_case(const char* name, void (*kernel)(LSEQ_SCAN_PARAMS), std::v
 static void gemm_case(int rows, int in, int out, bool bias) {
     auto a = randoms((size_t) rows * in), w = randoms((size_t) out * in), b = randoms(out);
     std::vector<float> c((size_t) rows * out, NAN);
-    emu::launch(dim3((out + 63) / 64, (rows + 63) / 64), dim3(256), 4, gemm_nt, (const float*) a.data(),
+    emu::launch(dim3((rows + 63) / 64, (out + 63) / 64), dim3(256), 4, gemm_nt, (const float*) a.data(),
             (const float*) w.data(), (const float*) (bias ? b.data() : nullptr), c.data(), rows, in, out);
     double worst = 0;
     for (int r = 0; r < rows; r++)

@@ -45,7 +45,7 @@ public final class Backends {
                 if (why == null) {
                     try {
                         return gpu(model, dir);
-                    } catch (GpuUnavailableException e) {
+                    } catch (RuntimeException e) { // no device, or the driver failed (out of memory, ...)
                         why = e.getMessage();
                     }
                 }

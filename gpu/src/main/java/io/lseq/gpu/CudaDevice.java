@@ -63,14 +63,19 @@ public final class CudaDevice implements AutoCloseable {
         cuDeviceGetAttribute(sm, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
         multiprocessors = sm[0];
         cuCtxCreate(context, 0, device);
-        for (Map.Entry<String, String[]> m : MODULES.entrySet()) {
-            CUmodule module = new CUmodule();
-            cuModuleLoadData(module, ptx(m.getKey()));
-            for (String k : m.getValue()) {
-                CUfunction f = new CUfunction();
-                cuModuleGetFunction(f, module, k);
-                kernels.put(k, f);
+        try {
+            for (Map.Entry<String, String[]> m : MODULES.entrySet()) {
+                CUmodule module = new CUmodule();
+                cuModuleLoadData(module, ptx(m.getKey()));
+                for (String k : m.getValue()) {
+                    CUfunction f = new CUfunction();
+                    cuModuleGetFunction(f, module, k);
+                    kernels.put(k, f);
+                }
             }
+        } catch (RuntimeException e) {
+            cuCtxDestroy(context);
+            throw e;
         }
     }
 

@@ -263,10 +263,12 @@ public final class GpuBatchScorer implements BatchBackend {
         int keys = seqs.size();
         int[] starts = new int[keys + 1];
         int[] last = new int[keys];
+        int widest = widestRow();
         for (int i = 0; i < keys; i++) {
             long next = (long) starts[i] + seqs.get(i).length();
-            if (next > Integer.MAX_VALUE / Math.max(h, 2 * maxState())) {
-                throw new IllegalArgumentException("batch too large for one GPU call: " + next + " events");
+            if (next > Integer.MAX_VALUE / widest) {
+                throw new IllegalArgumentException("batch too large for one GPU call: " + next + " events of up to "
+                        + widest + " floats (split it, e.g. lseq backfill --window)");
             }
             starts[i + 1] = (int) next;
             last[i] = starts[i + 1] - 1;
@@ -286,12 +288,13 @@ public final class GpuBatchScorer implements BatchBackend {
         }
     }
 
-    private int maxState() {
-        int n = 0;
+    /** The most floats a row has in any host array of a call: rows * this must fit an int. */
+    private int widestRow() {
+        int w = Math.max(h, Math.max(model.outputSize(), cfg.input().tokens() ? 1 : cfg.input().dim()));
         for (LruBlock b : blocks) {
-            n = Math.max(n, b.n);
+            w = Math.max(w, Math.max(2 * b.n, b.mlpHidden));
         }
-        return n;
+        return w;
     }
 
     private void input(List<Sequence> seqs, int rows) {
@@ -377,13 +380,14 @@ public final class GpuBatchScorer implements BatchBackend {
             for (int i = 0; i < keys; i++) {
                 System.arraycopy(seqs.get(i).state().values(), headStateOffset, prev, i * h, h);
             }
-            k.shiftRows(x.ptr(), keyRows.upload(prev, prev.length), rowStart.ptr(), keys, a.ptr(), rows, h);
+            k.shiftRows(x.ptr(), keyRows.upload(prev, prev.length), rowStart.ptr(), keys, p1.reserve(4L * rows * h),
+                    rows, h);
             k.gatherRows(x.ptr(), lastRow.ptr(), keyRows2.reserve(4L * keys * h), keys, h);
             keyRows2.download(prev, prev.length);
             for (int i = 0; i < keys; i++) {
                 System.arraycopy(prev, i * h, seqs.get(i).state().values(), headStateOffset, h);
             }
-            y = a.ptr();
+            y = p1.ptr();
         }
         k.norm(y, finalW, finalB, a.ptr(), rows, h, cfg.normEps());
         int width = model.outputSize();

@@ -47,7 +47,7 @@ final class Kernels {
 
     /** {@code c[rows, out] = a[rows, in] w[out, in]^T (+ bias)}. */
     void gemm(CUdeviceptr a, CUdeviceptr w, CUdeviceptr bias, CUdeviceptr c, int rows, int in, int out) {
-        dev.launch("gemm_nt", (out + 63) / 64, (rows + 63) / 64, 256, 1, p(a), p(w), p(bias), p(c), i(rows), i(in),
+        dev.launch("gemm_nt", (rows + 63) / 64, (out + 63) / 64, 256, 1, p(a), p(w), p(bias), p(c), i(rows), i(in),
                 i(out));
     }
 
