@@ -72,17 +72,28 @@ abstract class TorchRnnMixer implements Mixer {
         }
     }
 
-    /** The input product of every event at once (it does not depend on h), then the recurrence. */
+    /**
+     * The input product of a chunk of events at once (it does not depend on h), in parallel, then
+     * the recurrence through the chunk; chunks keep the gate rows small enough to reuse.
+     */
     @Override
     public final void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
-        float[][] gi = new float[length][gates * n];
-        par.range(length, ROWS_PER_TASK, (from, to) -> ih.applyRows(a, gi, from, to));
+        int chunk = Math.min(length, CHUNK);
+        float[][] gi = new float[chunk][gates * n];
         float[] gh = new float[gates * n];
-        for (int t = 0; t < length; t++) {
-            hh.apply(state, off, gh, 0);
-            combine(state, off, gi[t], 0, gh, 0, m[t]);
+        for (int t0 = 0; t0 < length; t0 += CHUNK) {
+            int rows = Math.min(CHUNK, length - t0);
+            float[][] in = java.util.Arrays.copyOfRange(a, t0, t0 + rows);
+            par.range(rows, ROWS_PER_TASK, (from, to) -> ih.applyRows(in, gi, from, to));
+            for (int t = 0; t < rows; t++) {
+                hh.apply(state, off, gh, 0);
+                combine(state, off, gi[t], 0, gh, 0, m[t0 + t]);
+            }
         }
     }
+
+    /** Events per chunk of {@link #sequence}. */
+    private static final int CHUNK = 2048;
 
     /**
      * The keys in lockstep: the input product of every row at once, then per event index one
