@@ -7,8 +7,9 @@ import java.util.List;
 /**
  * The batch path: scores whole runs of events (keys x events) at once and leaves each key's
  * state where stepping event by event would, within float rounding. Projections run as batched
- * products over an event's rows, the LRU recurrence as a chunked parallel scan over time;
- * mixers without a parallel form (GRU, LSTM, attention, GAU) step through their events.
+ * products over the events' rows, the LRU recurrence as a chunked parallel scan over time,
+ * attention and GAU with their queries in parallel; GRU and LSTM, whose recurrence is not
+ * linear, step through their events after one batched input product.
  *
  * <p>Many keys are spread over the threads in groups; a group's keys run through each block
  * together (products over all their rows, GRU and LSTM in lockstep over the keys). A few long
