@@ -35,6 +35,50 @@ public final class Vec {
         }
     }
 
+    /** {@code a[aOff..aOff+n) = sigmoid(a + b)}: recurrent gates. */
+    public static void sigmoidAdd(float[] a, int aOff, float[] b, int bOff, int n) {
+        if (VectorSwitch.ON) {
+            VectorKernels.sigmoidAdd(a, aOff, b, bOff, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            a[aOff + i] = Activation.sigmoid(a[aOff + i] + b[bOff + i]);
+        }
+    }
+
+    /** {@code a[aOff..aOff+n) = tanh(a + b)}. */
+    public static void tanhAdd(float[] a, int aOff, float[] b, int bOff, int n) {
+        if (VectorSwitch.ON) {
+            VectorKernels.tanhAdd(a, aOff, b, bOff, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            a[aOff + i] = Activation.tanh(a[aOff + i] + b[bOff + i]);
+        }
+    }
+
+    /** {@code a[aOff..aOff+n) = tanh(a + r * g)}. */
+    public static void tanhFma(float[] r, int rOff, float[] g, int gOff, float[] a, int aOff, int n) {
+        if (VectorSwitch.ON) {
+            VectorKernels.tanhFma(r, rOff, g, gOff, a, aOff, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            a[aOff + i] = Activation.tanh(a[aOff + i] + r[rOff + i] * g[gOff + i]);
+        }
+    }
+
+    /** {@code y[yOff..yOff+n) = tanh(x[xOff..xOff+n))}. */
+    public static void tanh(float[] x, int xOff, float[] y, int yOff, int n) {
+        if (VectorSwitch.ON) {
+            VectorKernels.tanh(x, xOff, y, yOff, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] = Activation.tanh(x[xOff + i]);
+        }
+    }
+
     /** {@code y[yOff..yOff+n) += a * x[xOff..xOff+n)}. */
     public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
         if (VectorSwitch.ON && n >= 8) {

@@ -382,6 +382,64 @@ final class VectorKernels {
         }
     }
 
+    private static final FloatVector E_TWO = FloatVector.broadcast(S, 2f);
+    private static final FloatVector E_MINUS_ONE = FloatVector.broadcast(S, -1f);
+
+    // The recurrent gates. One exp per loop, as in glu: a method with several inlined exp grows
+    // past what C2 inlines, and then it boxes the vectors (allocation per step).
+
+    /** {@code a[aOff..+n) = sigmoid(a + b)}. */
+    static void sigmoidAdd(float[] a, int aOff, float[] b, int bOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector x = FloatVector.fromArray(S, a, aOff + i).add(FloatVector.fromArray(S, b, bOff + i));
+            E_ONE.div(E_ONE.add(exp(x.neg()))).intoArray(a, aOff + i);
+        }
+        for (; i < n; i++) {
+            a[aOff + i] = 1f / (1f + exp(-(a[aOff + i] + b[bOff + i])));
+        }
+    }
+
+    /** {@code a[aOff..+n) = tanh(a + b)}, as {@code 2 sigmoid(2x) - 1} (absolute error a few ulps of 1). */
+    static void tanhAdd(float[] a, int aOff, float[] b, int bOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector x = FloatVector.fromArray(S, a, aOff + i).add(FloatVector.fromArray(S, b, bOff + i));
+            E_ONE.div(E_ONE.add(exp(x.add(x).neg()))).fma(E_TWO, E_MINUS_ONE).intoArray(a, aOff + i);
+        }
+        for (; i < n; i++) {
+            float x = a[aOff + i] + b[bOff + i];
+            a[aOff + i] = Math.fma(1f / (1f + exp(-(x + x))), 2f, -1f);
+        }
+    }
+
+    /** {@code a[aOff..+n) = tanh(a + r * g)}: the GRU's candidate. */
+    static void tanhFma(float[] r, int rOff, float[] g, int gOff, float[] a, int aOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector x = FloatVector.fromArray(S, r, rOff + i).fma(FloatVector.fromArray(S, g, gOff + i),
+                    FloatVector.fromArray(S, a, aOff + i));
+            E_ONE.div(E_ONE.add(exp(x.add(x).neg()))).fma(E_TWO, E_MINUS_ONE).intoArray(a, aOff + i);
+        }
+        for (; i < n; i++) {
+            float x = Math.fma(r[rOff + i], g[gOff + i], a[aOff + i]);
+            a[aOff + i] = Math.fma(1f / (1f + exp(-(x + x))), 2f, -1f);
+        }
+    }
+
+    /** {@code y[yOff..+n) = tanh(x[xOff..+n))}. */
+    static void tanh(float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            E_ONE.div(E_ONE.add(exp(v.add(v).neg()))).fma(E_TWO, E_MINUS_ONE).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            float v = x[xOff + i];
+            y[yOff + i] = Math.fma(1f / (1f + exp(-(v + v))), 2f, -1f);
+        }
+    }
+
     private static final float SQRT_HALF = (float) Math.sqrt(0.5);
 
     /**

@@ -1,7 +1,7 @@
 package io.lseq.core.mixer;
 
 import io.lseq.core.format.Weights;
-import io.lseq.core.math.Activation;
+import io.lseq.core.math.Vec;
 
 /**
  * Exactly {@code torch.nn.GRU(H, N)}, gate order (r, z, n):
@@ -19,13 +19,14 @@ public final class GruMixer extends TorchRnnMixer {
         return n;
     }
 
+    /** In place in {@code gi}: r and z become their sigmoids, the candidate its tanh. */
     @Override
     void combine(float[] state, int off, float[] gi, int gio, float[] gh, int gho, float[] m) {
+        Vec.sigmoidAdd(gi, gio, gh, gho, 2 * n);
+        Vec.tanhFma(gi, gio, gh, gho + 2 * n, gi, gio + 2 * n, n);
         for (int i = 0; i < n; i++) {
-            float r = Activation.sigmoid(gi[gio + i] + gh[gho + i]);
-            float z = Activation.sigmoid(gi[gio + n + i] + gh[gho + n + i]);
-            float c = Activation.tanh(gi[gio + 2 * n + i] + r * gh[gho + 2 * n + i]);
-            float next = (1f - z) * c + z * state[off + i];
+            float z = gi[gio + n + i];
+            float next = (1f - z) * gi[gio + 2 * n + i] + z * state[off + i];
             state[off + i] = next;
             m[i] = next;
         }

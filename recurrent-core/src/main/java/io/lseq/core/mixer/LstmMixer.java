@@ -1,7 +1,7 @@
 package io.lseq.core.mixer;
 
 import io.lseq.core.format.Weights;
-import io.lseq.core.math.Activation;
+import io.lseq.core.math.Vec;
 
 /**
  * Exactly {@code torch.nn.LSTM(H, N)}, gate order (i, f, g, o):
@@ -19,17 +19,19 @@ public final class LstmMixer extends TorchRnnMixer {
         return 2 * n;
     }
 
+    /** In place in {@code gi}: i, f, o become their sigmoids, g its tanh; tanh(c') goes through m. */
     @Override
     void combine(float[] state, int off, float[] gi, int gio, float[] gh, int gho, float[] m) {
+        Vec.sigmoidAdd(gi, gio, gh, gho, 2 * n);
+        Vec.tanhAdd(gi, gio + 2 * n, gh, gho + 2 * n, n);
+        Vec.sigmoidAdd(gi, gio + 3 * n, gh, gho + 3 * n, n);
         int c = off + n;
         for (int j = 0; j < n; j++) {
-            float i = Activation.sigmoid(gi[gio + j] + gh[gho + j]);
-            float f = Activation.sigmoid(gi[gio + n + j] + gh[gho + n + j]);
-            float g = Activation.tanh(gi[gio + 2 * n + j] + gh[gho + 2 * n + j]);
-            float o = Activation.sigmoid(gi[gio + 3 * n + j] + gh[gho + 3 * n + j]);
-            float cell = f * state[c + j] + i * g;
-            state[c + j] = cell;
-            float next = o * Activation.tanh(cell);
+            state[c + j] = gi[gio + n + j] * state[c + j] + gi[gio + j] * gi[gio + 2 * n + j];
+        }
+        Vec.tanh(state, c, m, 0, n);
+        for (int j = 0; j < n; j++) {
+            float next = gi[gio + 3 * n + j] * m[j];
             state[off + j] = next;
             m[j] = next;
         }
