@@ -65,6 +65,10 @@ public final class GpuBatchScorer implements BatchBackend {
     private final DeviceBuffer keyRows2 = new DeviceBuffer();
     private final DeviceBuffer logits = new DeviceBuffer();
     private final DeviceBuffer out = new DeviceBuffer();
+    /** Around the device work of the last call (after the input's upload, before the output's download). */
+    private final jcuda.driver.CUevent spanStart = new jcuda.driver.CUevent();
+    private final jcuda.driver.CUevent spanStop = new jcuda.driver.CUevent();
+    private float lastDeviceMillis;
 
     /** One LRU block's weights on the device. */
     private static final class LruBlock {
@@ -113,6 +117,8 @@ public final class GpuBatchScorer implements BatchBackend {
         dev.use();
         this.k = new Kernels(dev);
         this.scan = new LruScan(dev, SCAN_EVENTS_PER_THREAD);
+        jcuda.driver.JCudaDriver.cuEventCreate(spanStart, 0);
+        jcuda.driver.JCudaDriver.cuEventCreate(spanStop, 0);
         ModelConfig.Input in = cfg.input();
         float[] embedding = null;
         if (in.tokens()) {
@@ -247,6 +253,15 @@ public final class GpuBatchScorer implements BatchBackend {
         return "gpu, " + dev.describe();
     }
 
+    /**
+     * Milliseconds the device spent on the last {@link #score} call, from after the events'
+     * upload to before the outputs' download (the per-block state copies included): what a
+     * comparison with a framework that keeps its inputs and outputs on the device should use.
+     */
+    public float lastDeviceMillis() {
+        return lastDeviceMillis;
+    }
+
     @Override
     public void score(List<Sequence> batch) {
         List<Sequence> seqs = new ArrayList<>(batch.size());
@@ -306,7 +321,9 @@ public final class GpuBatchScorer implements BatchBackend {
                 System.arraycopy(s.tokens(), 0, t, r, s.length());
                 r += s.length();
             }
-            k.embed(tokens.upload(t, rows), embed, x.ptr(), rows, h);
+            tokens.upload(t, rows);
+            jcuda.driver.JCudaDriver.cuEventRecord(spanStart, null);
+            k.embed(tokens.ptr(), embed, x.ptr(), rows, h);
         } else {
             int f = in.dim();
             float[] v = new float[rows * f];
@@ -317,7 +334,9 @@ public final class GpuBatchScorer implements BatchBackend {
                     r++;
                 }
             }
-            k.gemm(features.upload(v, rows * f), inW, inB, x.ptr(), rows, f, h);
+            features.upload(v, rows * f);
+            jcuda.driver.JCudaDriver.cuEventRecord(spanStart, null);
+            k.gemm(features.ptr(), inW, inB, x.ptr(), rows, f, h);
         }
     }
 
@@ -415,8 +434,12 @@ public final class GpuBatchScorer implements BatchBackend {
                 }
             }
         }
+        jcuda.driver.JCudaDriver.cuEventRecord(spanStop, null);
         float[] host = new float[rows * width];
         out.download(host, rows * width);
+        float[] ms = new float[1];
+        jcuda.driver.JCudaDriver.cuEventElapsedTime(ms, spanStart, spanStop);
+        lastDeviceMillis = ms[0];
         int r = 0;
         for (Sequence s : seqs) {
             System.arraycopy(host, r * width, s.out(), 0, s.length() * width);
@@ -435,5 +458,7 @@ public final class GpuBatchScorer implements BatchBackend {
             b.close();
         }
         scan.close();
+        jcuda.driver.JCudaDriver.cuEventDestroy(spanStart);
+        jcuda.driver.JCudaDriver.cuEventDestroy(spanStop);
     }
 }

@@ -29,7 +29,9 @@ import jcuda.driver.CUevent;
  * <pre>
  * GpuBench scan  [KxTxN,...]     the scan kernel's bandwidth (complex64, read + write) beside a
  *                                device-to-device copy of the same bytes, in the same run
- * GpuBench model DIR [KxT,...]   full-model tokens/s on the GPU beside the CPU batch path
+ * GpuBench model DIR [KxT,...]   full-model tokens/s on the GPU (end to end, and the device span
+ *                                without the events' upload and outputs' download) beside the CPU
+ *                                batch path
  * </pre>
  */
 public final class GpuBench {
@@ -194,11 +196,11 @@ public final class GpuBench {
                 int keys = Integer.parseInt(p[0]);
                 int len = Integer.parseInt(p[1]);
                 long events = (long) keys * len;
-                double gpuS = seconds(gpu, model, keys, len, vocab, REPS);
-                double cpuS = seconds(cpu, model, keys, len, vocab, 1);
+                double[] gpuS = seconds(gpu, model, keys, len, vocab, REPS);
+                double cpuS = seconds(cpu, model, keys, len, vocab, 1)[0];
                 double mean = meanScore(gpu, model, keys, len, vocab);
-                System.out.printf("model %-12s gpu %,12.0f tokens/s  cpu %,11.0f tokens/s  (%.1fx)  mean score %.6f%n",
-                        shape, events / gpuS, events / cpuS, cpuS / gpuS, mean);
+                System.out.printf("model %-12s gpu %,12.0f tokens/s (device span %,13.0f)  cpu %,11.0f tokens/s  (%.1fx)"
+                        + "  mean score %.6f%n", shape, events / gpuS[0], events / gpuS[1], events / cpuS, cpuS / gpuS[0], mean);
             }
         }
     }
@@ -220,17 +222,22 @@ public final class GpuBench {
         return b;
     }
 
-    /** Median seconds of one call over fresh states (events built outside the timing). */
-    private static double seconds(BatchBackend backend, Model model, int keys, int len, int vocab, int reps) {
+    /**
+     * Median seconds of one call over fresh states (events built outside the timing), and for the
+     * GPU the median of its device span ({@link GpuBatchScorer#lastDeviceMillis}).
+     */
+    private static double[] seconds(BatchBackend backend, Model model, int keys, int len, int vocab, int reps) {
         backend.score(batch(model, keys, Math.min(len, 4096), vocab));
         double[] s = new double[reps];
+        double[] device = new double[reps];
         for (int r = 0; r < reps; r++) {
             List<Sequence> b = batch(model, keys, len, vocab);
             long t0 = System.nanoTime();
             backend.score(b);
             s[r] = (System.nanoTime() - t0) / 1e9;
+            device[r] = backend instanceof GpuBatchScorer g ? g.lastDeviceMillis() / 1e3 : s[r];
         }
-        return median(s);
+        return new double[] {median(s), median(device)};
     }
 
     private static double meanScore(BatchBackend backend, Model model, int keys, int len, int vocab) {
