@@ -47,6 +47,11 @@ public final class GpuBench {
             System.out.println("       GpuBench model DIR [KxT,...] [--cpu-threads N]   (default " + MODEL_SHAPES + ")");
             System.exit(args.length > 0 && args[0].equals("--help") ? 0 : 2);
         }
+        String why = CudaDevice.probe();
+        if (why != null) {
+            System.err.println("GpuBench: no GPU: " + why);
+            System.exit(1);
+        }
         try (CudaDevice dev = CudaDevice.open()) {
             System.out.println("device: " + dev.describe() + "; " + REPS + " timed repetitions after one warm-up, median");
             if (args[0].equals("scan")) {

@@ -275,6 +275,11 @@ public final class GpuCheck {
             System.out.println("usage: GpuCheck [--quick] GOLDEN_DIR   (recurrent-core/src/test/resources/golden)");
             System.exit(args.length == 1 ? 0 : 2);
         }
+        String why = CudaDevice.probe();
+        if (why != null) {
+            System.err.println("GpuCheck: no GPU: " + why);
+            System.exit(1);
+        }
         try (CudaDevice dev = CudaDevice.open()) {
             System.out.println("device: " + dev.describe());
             int failures = new GpuCheck(dev, quick).all(Path.of(args[quick ? 1 : 0]));
