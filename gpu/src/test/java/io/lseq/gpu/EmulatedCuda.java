@@ -18,8 +18,17 @@ import java.util.concurrent.TimeUnit;
 public final class EmulatedCuda {
     private EmulatedCuda() {}
 
-    /** Compiles the library unless it is newer than its sources; null when there is no g++. */
+    /** Whether the emulator runs here: its fiber switch is x86-64 (System V) assembly. */
+    public static boolean supported() {
+        String arch = System.getProperty("os.arch");
+        return (arch.equals("amd64") || arch.equals("x86_64")) && System.getProperty("os.name").startsWith("Linux");
+    }
+
+    /** Compiles the library unless it is newer than its sources; null when there is no g++ or no x86-64 Linux. */
     public static synchronized Path build() throws IOException, InterruptedException {
+        if (!supported()) {
+            return null;
+        }
         Path root = TestModels.repoRoot();
         Path dir = root.resolve("gpu/target/emulated-cuda");
         Path lib = dir.resolve("libcuda.so.1");
