@@ -190,3 +190,14 @@ extern "C" __global__ void __launch_bounds__(CH * G, 2) lru_scan_l16(LSEQ_SCAN_P
 extern "C" __global__ void __launch_bounds__(CH * G, 2) lru_scan_l32(LSEQ_SCAN_PARAMS) {
     scan_tile<32>(LSEQ_SCAN_ARGS);
 }
+
+// 8 events per thread with fewer registers, for 3 or 4 blocks per SM (more loads in flight,
+// small spills: ptxas sm_90 80 registers + 32 bytes, 64 registers + 96 bytes). Which variant
+// reaches the copy's bandwidth is for GpuBench scan to tell.
+extern "C" __global__ void __launch_bounds__(CH * G, 3) lru_scan_l8_occ3(LSEQ_SCAN_PARAMS) {
+    scan_tile<8>(LSEQ_SCAN_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(CH * G, 4) lru_scan_l8_occ4(LSEQ_SCAN_PARAMS) {
+    scan_tile<8>(LSEQ_SCAN_ARGS);
+}

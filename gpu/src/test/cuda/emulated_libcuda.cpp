@@ -50,7 +50,8 @@ Kernel kernel(void (*f)(A...)) {
 std::unordered_map<std::string, Kernel>& kernels() {
     static std::unordered_map<std::string, Kernel> k = {
         {"lru_scan_l8", kernel(lru_scan_l8)}, {"lru_scan_l16", kernel(lru_scan_l16)},
-        {"lru_scan_l32", kernel(lru_scan_l32)}, {"gemm_nt", kernel(gemm_nt)}, {"embed_rows", kernel(embed_rows)},
+        {"lru_scan_l32", kernel(lru_scan_l32)}, {"lru_scan_l8_occ3", kernel(lru_scan_l8_occ3)},
+        {"lru_scan_l8_occ4", kernel(lru_scan_l8_occ4)}, {"gemm_nt", kernel(gemm_nt)}, {"embed_rows", kernel(embed_rows)},
         {"norm_rows", kernel(norm_rows)}, {"gelu_inplace", kernel(gelu_inplace)}, {"glu_add", kernel(glu_add)},
         {"add_inplace", kernel(add_inplace)}, {"skip_add", kernel(skip_add)}, {"shift_rows", kernel(shift_rows)},
         {"gather_rows", kernel(gather_rows)}, {"surprisal_rows", kernel(surprisal_rows)},

@@ -227,6 +227,8 @@ int main() {
     scan_case<8>("l8", lru_scan_l8, lens, 40, 4);
     scan_case<16>("l16", lru_scan_l16, lens, 40, 4);
     scan_case<32>("l32", lru_scan_l32, {5000, 3}, 33, 6);
+    scan_case<8>("l8_occ3", lru_scan_l8_occ3, lens, 40, 4);
+    scan_case<8>("l8_occ4", lru_scan_l8_occ4, lens, 40, 4);
     scan_case<8>("l8 one long key", lru_scan_l8, {10000}, 32, 8);
     // The look-back must have met predecessors that had only published their aggregate.
     check("scan look-backs through aggregates: " + std::to_string(emu::aggregates_used - before), emu::aggregates_used > before ? 0 : 1, 0);

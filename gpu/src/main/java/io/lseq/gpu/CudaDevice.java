@@ -36,7 +36,8 @@ import jcuda.driver.JCudaDriver;
 public final class CudaDevice implements AutoCloseable {
     /** The PTX modules on the class path, and the kernels each holds. */
     static final Map<String, String[]> MODULES = Map.of(
-            "lru_scan", new String[] {"lru_scan_l8", "lru_scan_l16", "lru_scan_l32"},
+            "lru_scan", new String[] {"lru_scan_l8", "lru_scan_l16", "lru_scan_l32", "lru_scan_l8_occ3",
+                "lru_scan_l8_occ4"},
             "model_ops", new String[] {"gemm_nt", "embed_rows", "norm_rows", "gelu_inplace", "glu_add", "add_inplace",
                 "skip_add", "shift_rows", "gather_rows", "surprisal_rows", "softmax_rows", "mse_rows"});
 

@@ -24,8 +24,12 @@ import jcuda.driver.CUdeviceptr;
  * {@link #unsupported}. Not thread-safe: one caller at a time.
  */
 public final class GpuBatchScorer implements BatchBackend {
-    /** Events per thread of the scan: 8, measured on the H200 (docs/BENCHMARKS.md). */
-    static final int SCAN_EVENTS_PER_THREAD = 8;
+    /**
+     * The scan kernel ({@link LruScan#VARIANTS}): 8 events per thread by default, chosen by
+     * register use (no spill) until GpuBench scan has measured the variants on a GPU;
+     * {@code -Dlseq.gpu.scan=VARIANT} picks another.
+     */
+    static final String SCAN_VARIANT = System.getProperty("lseq.gpu.scan", "l8");
     /** Floats of logits at once for the head (1 GiB). */
     private static final long HEAD_FLOATS = 1L << 28;
     /** Same cap as LruMixer: |lambda| < 1 through rounding. */
@@ -116,7 +120,7 @@ public final class GpuBatchScorer implements BatchBackend {
         this.h = cfg.dModel();
         dev.use();
         this.k = new Kernels(dev);
-        this.scan = new LruScan(dev, SCAN_EVENTS_PER_THREAD);
+        this.scan = new LruScan(dev, SCAN_VARIANT);
         jcuda.driver.JCudaDriver.cuEventCreate(spanStart, 0);
         jcuda.driver.JCudaDriver.cuEventCreate(spanStop, 0);
         ModelConfig.Input in = cfg.input();

@@ -137,8 +137,8 @@ public final class GpuBench {
                 double copyGbs = 2.0 * bytes / copyMs / 1e6;
                 System.out.printf("scan %-16s %6.2f GiB  copy d2d %7.1f GB/s (%.3f ms)%n", shape, bytes / (double) (1L << 30),
                         copyGbs, copyMs);
-                for (int l : LruScan.LENGTHS) {
-                    try (LruScan scan = new LruScan(dev, l)) {
+                for (String variant : LruScan.VARIANTS) {
+                    try (LruScan scan = new LruScan(dev, variant)) {
                         powers.upload(scan.powers(logMod, phase));
                         // Correctness first: u = 1 + i everywhere, h0 = 0, so h_t = (1 + i)(1 - lambda^(t+1)) / (1 - lambda).
                         cuMemsetD32(u.ptr(), Float.floatToIntBits(1f), 2 * elements);
@@ -148,8 +148,8 @@ public final class GpuBench {
                         double ms = medianMs(() -> scan.run(u.ptr(), h0.ptr(), lambda.ptr(), powers.ptr(), rowStart.ptr(),
                                 starts, keys, n));
                         double gbs = 2.0 * bytes / ms / 1e6;
-                        System.out.printf("scan %-16s L=%-2d %7.1f GB/s = %5.1f%% of copy, %6.1f G elements/s (%.3f ms),"
-                                + " max rel error %.2e%s%n", shape, l, gbs, 100 * gbs / copyGbs, elements / ms / 1e6, ms, err,
+                        System.out.printf("scan %-16s %-8s %7.1f GB/s = %5.1f%% of copy, %6.1f G elements/s (%.3f ms),"
+                                + " max rel error %.2e%s%n", shape, variant, gbs, 100 * gbs / copyGbs, elements / ms / 1e6, ms, err,
                                 err <= 1e-5 ? "" : "  WRONG");
                     }
                 }

@@ -11,24 +11,37 @@ public final class LruScan implements AutoCloseable {
     /** Channels per tile and groups per block: CH and G in lru_scan.cu. */
     static final int CH = 32;
     static final int G = 8;
-    /** Events per thread of the kernels in lru_scan.cu. */
-    static final int[] LENGTHS = {8, 16, 32};
+    /** The kernels of lru_scan.cu: events per thread, and the suffix of the register-capped variants. */
+    static final String[] VARIANTS = {"l8", "l16", "l32", "l8_occ3", "l8_occ4"};
 
     private final CudaDevice dev;
     private final int l;
+    private final String kernel;
     private final DeviceBuffer counter = new DeviceBuffer();
     private final DeviceBuffer flags = new DeviceBuffer();
     private final DeviceBuffer agg = new DeviceBuffer();
     private final DeviceBuffer incl = new DeviceBuffer();
     private final DeviceBuffer tileStart = new DeviceBuffer();
 
-    /** @param eventsPerThread 8, 16 or 32: a time tile is 8 times that */
-    public LruScan(CudaDevice dev, int eventsPerThread) {
-        if (eventsPerThread != 8 && eventsPerThread != 16 && eventsPerThread != 32) {
-            throw new IllegalArgumentException("events per thread must be 8, 16 or 32, got " + eventsPerThread);
+    /**
+     * @param variant one of {@link #VARIANTS}: {@code l8}, {@code l16}, {@code l32} (events per
+     *     thread; a time tile is 8 times that), {@code l8_occ3}, {@code l8_occ4} (8 events, fewer
+     *     registers for 3 or 4 blocks per multiprocessor)
+     */
+    public LruScan(CudaDevice dev, String variant) {
+        if (!java.util.Arrays.asList(VARIANTS).contains(variant)) {
+            throw new IllegalArgumentException("scan variant must be one of " + String.join(", ", VARIANTS) + ", got "
+                    + variant);
         }
         this.dev = dev;
-        this.l = eventsPerThread;
+        this.kernel = "lru_scan_" + variant;
+        int end = variant.indexOf('_');
+        this.l = Integer.parseInt(variant.substring(1, end < 0 ? variant.length() : end));
+    }
+
+    /** The kernel's name. */
+    public String kernel() {
+        return kernel;
     }
 
     /** Events per time tile. */
@@ -91,7 +104,7 @@ public final class LruScan implements AutoCloseable {
         flags.zero(blocks);
         agg.reserve(16 * blocks * CH);
         incl.reserve(16 * blocks * CH);
-        dev.launch("lru_scan_l" + l, (int) blocks, 1, CH, G, Kernels.p(u), Kernels.p(h0), Kernels.p(lambda),
+        dev.launch(kernel, (int) blocks, 1, CH, G, Kernels.p(u), Kernels.p(h0), Kernels.p(lambda),
                 Kernels.p(powers), Kernels.p(rowStart), Kernels.p(tileStart.ptr()), Kernels.i(keys), Kernels.i(n),
                 Kernels.i(channelTiles), Kernels.p(counter.ptr()), Kernels.p(flags.ptr()), Kernels.p(agg.ptr()),
                 Kernels.p(incl.ptr()));

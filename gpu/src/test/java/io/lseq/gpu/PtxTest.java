@@ -48,8 +48,9 @@ class PtxTest {
         String scan = Files.readString(CUDA.resolve("lru_scan.cu"));
         assertTrue(scan.contains("#define CH " + LruScan.CH + "\n"), "CH");
         assertTrue(scan.contains("#define G " + LruScan.G + "\n"), "G");
-        for (int l : LruScan.LENGTHS) {
-            assertTrue(scan.contains("lru_scan_l" + l + "(LSEQ_SCAN_PARAMS) {\n    scan_tile<" + l + ">"), "L " + l);
+        for (String v : LruScan.VARIANTS) {
+            String l = v.replaceAll("^l(\\d+).*$", "$1");
+            assertTrue(scan.contains("lru_scan_" + v + "(LSEQ_SCAN_PARAMS) {\n    scan_tile<" + l + ">"), v);
         }
         assertTrue(Files.readString(CUDA.resolve("lseq_cuda.h")).contains("#define LSEQ_ROW_WARPS 8\n"), "row warps");
     }
