@@ -45,16 +45,6 @@ __device__ __forceinline__ double2 cfma(double2 a, double2 b, double2 c) {
     return make_double2(fma(a.x, b.x, fma(-a.y, b.y, c.x)), fma(a.x, b.y, fma(a.y, b.x, c.y)));
 }
 
-// The largest k with starts[k] <= x (starts ascending, starts[0] = 0 <= x).
-__device__ __forceinline__ int find_segment(const int* starts, int count, int x) {
-    int lo = 0, hi = count - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) >> 1;
-        if (starts[mid] <= x) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
 template <int L>
 __device__ __forceinline__ void scan_tile(float2* u, const float2* __restrict__ h0,
         const double2* __restrict__ lambda, const double2* __restrict__ powers,
@@ -69,7 +59,7 @@ __device__ __forceinline__ void scan_tile(float2* u, const float2* __restrict__ 
     const int id = sh.tile;
     const int ct = id % channelTiles;
     const int seqTile = id / channelTiles;
-    const int key = find_segment(tileStart, keys, seqTile);
+    const int key = lseq_find_segment(tileStart, keys, seqTile);
     const int j = seqTile - tileStart[key];
     const int row0 = rowStart[key];
     const int len = rowStart[key + 1] - row0;

@@ -22,3 +22,14 @@ __device__ __forceinline__ int lseq_load_acquire(const int* p) {
 
 // Threads per block of the row kernels: 8 warps, one row each.
 #define LSEQ_ROW_WARPS 8
+
+// The largest k with starts[k] <= x (starts ascending, starts[0] = 0 <= x): which key a row or
+// a tile belongs to.
+__device__ __forceinline__ int lseq_find_segment(const int* starts, int count, int x) {
+    int lo = 0, hi = count - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) >> 1;
+        if (starts[mid] <= x) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}

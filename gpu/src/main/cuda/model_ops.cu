@@ -175,16 +175,6 @@ extern "C" __global__ void skip_add(float* __restrict__ m, const float* __restri
 
 // ---------------------------------------------------------------- rows of keys
 
-// The largest k with starts[k] <= x.
-__device__ __forceinline__ int row_key(const int* starts, int count, int x) {
-    int lo = 0, hi = count - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) >> 1;
-        if (starts[mid] <= x) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
 // out[r] = the output the head reads for row r's event: for predictive heads the previous
 // event's y, that is y[r - 1] within the key, or the key's stored y (yPrev[k]) at its first row.
 extern "C" __global__ void shift_rows(const float* __restrict__ y, const float* __restrict__ yPrev,
@@ -192,7 +182,7 @@ extern "C" __global__ void shift_rows(const float* __restrict__ y, const float* 
     GRID_STRIDE(i, (size_t) rows * h) {
         int r = (int) (i / h);
         int c = (int) (i - (size_t) r * h);
-        int k = row_key(rowStart, keys, r);
+        int k = lseq_find_segment(rowStart, keys, r);
         out[i] = r == rowStart[k] ? yPrev[(size_t) k * h + c] : y[i - h];
     }
 }
@@ -208,20 +198,27 @@ extern "C" __global__ void gather_rows(const float* __restrict__ src, const int*
 
 // ---------------------------------------------------------------- heads
 
+// A warp's row: its maximum and the sum of exp(x - max) in double (lane-strided, then reduced).
+__device__ __forceinline__ double row_expsum(const float* row, int n, int lane, float* max) {
+    float mx = -INFINITY;
+    for (int i = lane; i < n; i += 32) mx = fmaxf(mx, row[i]);
+    mx = warp_max(mx);
+    double sum = 0.0;
+    for (int i = lane; i < n; i += 32) sum += exp((double) (row[i] - mx));
+    *max = mx;
+    return warp_sum(sum);
+}
+
 // out[r] = logsumexp(logits[r]) - logits[r][tokens[r]]: the surprisal of each event's token.
-// One warp per row; the exponentials' sum in double.
+// One warp per row.
 extern "C" __global__ void surprisal_rows(const float* __restrict__ logits, const int* __restrict__ tokens,
         float* __restrict__ out, int rows, int v) {
     int r = warp_row();
     if (r >= rows) return;
     int lane = threadIdx.x % 32;
     const float* lr = logits + (size_t) r * v;
-    float mx = -INFINITY;
-    for (int i = lane; i < v; i += 32) mx = fmaxf(mx, lr[i]);
-    mx = warp_max(mx);
-    double sum = 0.0;
-    for (int i = lane; i < v; i += 32) sum += exp((double) (lr[i] - mx));
-    sum = warp_sum(sum);
+    float mx;
+    double sum = row_expsum(lr, v, lane, &mx);
     if (lane == 0) out[r] = (float) (mx + log(sum) - lr[tokens[r]]);
 }
 
@@ -231,12 +228,8 @@ extern "C" __global__ void softmax_rows(float* x, int rows, int k) {
     if (r >= rows) return;
     int lane = threadIdx.x % 32;
     float* xr = x + (size_t) r * k;
-    float mx = -INFINITY;
-    for (int i = lane; i < k; i += 32) mx = fmaxf(mx, xr[i]);
-    mx = warp_max(mx);
-    double sum = 0.0;
-    for (int i = lane; i < k; i += 32) sum += exp((double) (xr[i] - mx));
-    sum = warp_sum(sum);
+    float mx;
+    double sum = row_expsum(xr, k, lane, &mx);
     for (int i = lane; i < k; i += 32) xr[i] = (float) (exp((double) (xr[i] - mx)) / sum);
 }
 

@@ -32,8 +32,6 @@ public final class GpuBatchScorer implements BatchBackend {
     static final String SCAN_VARIANT = System.getProperty("lseq.gpu.scan", "l8");
     /** Floats of logits at once for the head (1 GiB). */
     private static final long HEAD_FLOATS = 1L << 28;
-    /** Same cap as LruMixer: |lambda| < 1 through rounding. */
-    private static final double MAX_MODULUS = 1.0 - 0x1p-40;
 
     private final CudaDevice dev;
     private final Kernels k;
@@ -213,7 +211,7 @@ public final class GpuBatchScorer implements BatchBackend {
         double[] logMod = new double[n];
         double[] phase = new double[n];
         for (int c = 0; c < n; c++) {
-            double mod = Math.min(Math.exp(-Math.exp(nuLog[c])), MAX_MODULUS);
+            double mod = io.lseq.core.mixer.LruMixer.modulus(nuLog[c]);
             phase[c] = Math.exp(thetaLog[c]);
             logMod[c] = Math.log(mod);
             lambda[2 * c] = mod * Math.cos(phase[c]);

@@ -1,7 +1,6 @@
 package io.lseq.gpu;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.lseq.core.format.ConfigParser;
 import io.lseq.core.format.Weights;
 import io.lseq.core.model.KeyState;
@@ -9,11 +8,8 @@ import io.lseq.core.model.Model;
 import io.lseq.core.model.Scorer;
 import io.lseq.core.model.Sequence;
 import io.lseq.core.testing.RandomWeights;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.zip.GZIPInputStream;
 
 /**
  * The GPU batch path against references, as a program for the GPU machine (tools/gpu/device-check.sh)
@@ -33,7 +28,6 @@ import java.util.zip.GZIPInputStream;
  * <p>Usage: {@code GpuCheck GOLDEN_DIR}; exit status 1 when a check fails.
  */
 public final class GpuCheck {
-    static final ObjectMapper JSON = new ObjectMapper();
 
     /** Random LRU-only models: name and config. */
     static final Map<String, String> CONFIGS = new LinkedHashMap<>();
@@ -202,8 +196,8 @@ public final class GpuCheck {
         if (GpuBatchScorer.unsupported(model.config()) != null) {
             return;
         }
-        List<JsonNode> events = readGz(dir.resolve("events.jsonl.gz"));
-        List<JsonNode> expected = readGz(dir.resolve("expected.jsonl.gz"));
+        List<JsonNode> events = io.lseq.core.testing.TestModels.readJsonLinesGz(dir.resolve("events.jsonl.gz"));
+        List<JsonNode> expected = io.lseq.core.testing.TestModels.readJsonLinesGz(dir.resolve("expected.jsonl.gz"));
         Map<String, KeyState> states = new LinkedHashMap<>();
         double worst = 0;
         String where = "";
@@ -238,18 +232,6 @@ public final class GpuCheck {
         report("golden " + dir.getFileName() + " (" + events.size() + " events, windows of " + window + ")", worst, where);
     }
 
-    static List<JsonNode> readGz(Path p) throws IOException {
-        List<JsonNode> out = new ArrayList<>();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(new GZIPInputStream(Files.newInputStream(p)),
-                StandardCharsets.UTF_8))) {
-            for (String line; (line = r.readLine()) != null; ) {
-                if (!line.isBlank()) {
-                    out.add(JSON.readTree(line));
-                }
-            }
-        }
-        return out;
-    }
 
     /** Every check; returns the number of failures. */
     int all(Path goldens) {

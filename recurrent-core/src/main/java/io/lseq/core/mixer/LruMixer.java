@@ -47,10 +47,7 @@ public final class LruMixer implements Mixer {
         lambdaPhase = new double[n];
         float[] bStacked = new float[2 * n * h];
         for (int i = 0; i < n; i++) {
-            // exp(-exp(nu)) rounds to exactly 1 once exp(nu) < 1.1e-16. Capping at 1 - 2^-40 keeps
-            // |lambda| < 1 through the cos/sin rounding too, and differs from the exact value only
-            // after ~10^12 events.
-            double mod = Math.min(Math.exp(-Math.exp(nuLog[i])), MAX_MODULUS);
+            double mod = modulus(nuLog[i]);
             double phase = Math.exp(thetaLog[i]);
             float gamma = (float) Math.exp(gammaLog[i]);
             if (Double.isInfinite(phase) || Float.isInfinite(gamma)) {
@@ -75,6 +72,15 @@ public final class LruMixer implements Mixer {
             }
         }
         c = new Linear(h, 2 * n, cStacked, null);
+    }
+
+    /**
+     * |lambda| = exp(-exp(nu_log)), capped at 1 - 2^-40: exp(-exp(nu)) rounds to exactly 1 once
+     * exp(nu) < 1.1e-16; the cap keeps |lambda| < 1 through the cos/sin rounding too, and differs
+     * from the exact value only after ~10^12 events. Every backend takes lambda from here.
+     */
+    public static double modulus(float nuLog) {
+        return Math.min(Math.exp(-Math.exp(nuLog)), MAX_MODULUS);
     }
 
     /** |lambda_i|, for tests and inspection. */

@@ -49,4 +49,19 @@ public final class TestModels {
         }
         return p;
     }
+
+    /** The JSON objects of a gzipped JSON Lines file (the goldens' events and expected outputs), blank lines skipped. */
+    public static java.util.List<com.fasterxml.jackson.databind.JsonNode> readJsonLinesGz(Path p) throws IOException {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        java.util.List<com.fasterxml.jackson.databind.JsonNode> out = new java.util.ArrayList<>();
+        try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(
+                new java.util.zip.GZIPInputStream(Files.newInputStream(p)), java.nio.charset.StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) {
+                if (!line.isBlank()) {
+                    out.add(json.readTree(line));
+                }
+            }
+        }
+        return out;
+    }
 }
