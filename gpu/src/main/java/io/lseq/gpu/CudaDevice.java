@@ -98,8 +98,13 @@ public final class CudaDevice implements AutoCloseable {
         }
     }
 
+    private static volatile String noDriver;
+
     /** Null when a CUDA device can be used, else why not, in one line. */
     public static String probe() {
+        if (noDriver != null) {
+            return noDriver;
+        }
         try {
             JCudaDriver.setExceptionsEnabled(true);
             cuInit(0);
@@ -107,8 +112,11 @@ public final class CudaDevice implements AutoCloseable {
             cuDeviceGetCount(count);
             return count[0] > 0 ? null : "the CUDA driver reports no device";
         } catch (LinkageError e) {
-            // JCuda's native library links libcuda.so.1: absent where there is no NVIDIA driver.
-            return "no CUDA driver (" + firstLine(e.getMessage()) + ")";
+            // JCuda's native library links libcuda.so.1: absent where there is no NVIDIA driver. The
+            // first failure names the library; later ones would only say the class failed to
+            // initialize, and nothing changes within this JVM, so the first reason is kept.
+            noDriver = "no CUDA driver (" + firstLine(e.getMessage()) + ")";
+            return noDriver;
         } catch (RuntimeException e) {
             return "CUDA failed to start: " + firstLine(e.getMessage());
         }
