@@ -39,20 +39,12 @@ public final class LruScan implements AutoCloseable {
         this.l = Integer.parseInt(variant.substring(1, end < 0 ? variant.length() : end));
     }
 
-    /** The kernel's name. */
-    public String kernel() {
-        return kernel;
-    }
 
     /** Events per time tile. */
     public int tile() {
         return G * l;
     }
 
-    /** Events per thread. */
-    public int eventsPerThread() {
-        return l;
-    }
 
     /**
      * {@code powers[g * n + i] = lambda_i^(g * L)} for g = 0 .. G as (re, im) pairs, from the

@@ -37,32 +37,38 @@ class BackfillTest {
     @ValueSource(strings = {"hashmap", "rocksdb"})
     void streamingTheRestFromABackfillSavepointEqualsStreamingEverything(String backend) throws Exception {
         Path model = ROOT.resolve("examples/models/reference-lru");
-        List<String> all = Files.readAllLines(ROOT.resolve("examples/events/sample.jsonl"));
-        Path first = Files.write(tmp.resolve("first.jsonl"), all.subList(0, 3000));
-        Path rest = Files.write(tmp.resolve("rest.jsonl"), all.subList(3000, all.size()));
-        Path full = Files.write(tmp.resolve("all.jsonl"), all);
+        Split split = split();
         Path savepoint = tmp.resolve("savepoint");
 
-        int status = Main.run(new String[] {"backfill", "--model", model.toString(), "--input", first.toString(),
+        int status = Main.run(new String[] {"backfill", "--model", model.toString(), "--input", split.first().toString(),
             "--savepoint", savepoint.toString(), "--threads", "2", "--window", "700", "--quiet"});
         assertEquals(0, status);
         assertTrue(Files.exists(savepoint.resolve("_metadata")), "a savepoint");
 
-        streamTheRestAndCompare(model, savepoint, rest, full, all.size() - 3000, backend);
+        streamTheRestAndCompare(model, savepoint, split, backend);
     }
 
-    /** Streams {@code rest} from {@code savepoint}: every score continues its key within tolerance of streaming {@code full}. */
-    private void streamTheRestAndCompare(Path model, Path savepoint, Path rest, Path full, int expected, String backend)
-            throws Exception {
-        JobOptions o = Jobs.fileJob(model, rest, tmp.resolve("out"), tmp.resolve("chk"));
+    /** The sample events cut in two: the first 3,000 to backfill, the rest to stream; and all of them. */
+    private record Split(Path first, Path rest, Path full, int restSize) {}
+
+    private Split split() throws Exception {
+        List<String> all = Files.readAllLines(ROOT.resolve("examples/events/sample.jsonl"));
+        return new Split(Files.write(tmp.resolve("first.jsonl"), all.subList(0, 3000)),
+                Files.write(tmp.resolve("rest.jsonl"), all.subList(3000, all.size())),
+                Files.write(tmp.resolve("all.jsonl"), all), all.size() - 3000);
+    }
+
+    /** Streams the rest from {@code savepoint}: every score continues its key within tolerance of streaming all. */
+    private void streamTheRestAndCompare(Path model, Path savepoint, Split split, String backend) throws Exception {
+        JobOptions o = Jobs.fileJob(model, split.rest(), tmp.resolve("out"), tmp.resolve("chk"));
         o.fromSavepoint = savepoint.toString();
         o.stateBackend = backend;
         o.parallelism = 2;
         Jobs.run(o);
 
         Map<String, Score> got = Jobs.byKeySeq(Jobs.committedLines(tmp.resolve("out/scores")));
-        Map<String, Score> want = Jobs.byKeySeq(Jobs.referenceScores(model, full, tmp));
-        assertEquals(expected, got.size());
+        Map<String, Score> want = Jobs.byKeySeq(Jobs.referenceScores(model, split.full(), tmp));
+        assertEquals(split.restSize(), got.size());
         double worst = 0;
         for (Map.Entry<String, Score> e : got.entrySet()) {
             Score w = want.get(e.getKey());
@@ -82,18 +88,15 @@ class BackfillTest {
         Path lib = io.lseq.gpu.EmulatedCuda.build();
         org.junit.jupiter.api.Assumptions.assumeTrue(lib != null, "no g++ to build the CUDA emulator");
         Path model = ROOT.resolve("examples/models/reference-lru");
-        List<String> all = Files.readAllLines(ROOT.resolve("examples/events/sample.jsonl"));
-        Path first = Files.write(tmp.resolve("first.jsonl"), all.subList(0, 3000));
-        Path rest = Files.write(tmp.resolve("rest.jsonl"), all.subList(3000, all.size()));
-        Path full = Files.write(tmp.resolve("all.jsonl"), all);
+        Split split = split();
         Path savepoint = tmp.resolve("savepoint");
         boolean realGpu = io.lseq.gpu.CudaDevice.probe() == null;
         var r = io.lseq.gpu.EmulatedCuda.run(ROOT, realGpu ? Map.of() : Map.of("LD_LIBRARY_PATH", lib.toString()), 300,
-                ROOT.resolve("bin/lseq").toString(), "backfill", "--model", model.toString(), "--input", first.toString(),
+                ROOT.resolve("bin/lseq").toString(), "backfill", "--model", model.toString(), "--input", split.first().toString(),
                 "--savepoint", savepoint.toString(), "--device", "gpu", "--window", "700");
         assertEquals(0, r.status(), r.output());
         assertTrue(r.output().contains("lseq backfill: device gpu: " + (realGpu ? "" : "lseq host emulator")), r.output());
-        streamTheRestAndCompare(model, savepoint, rest, full, all.size() - 3000, "hashmap");
+        streamTheRestAndCompare(model, savepoint, split, "hashmap");
     }
 
     /**
