@@ -24,7 +24,7 @@ public final class Vec {
         return (s0 + s1) + (s2 + s3);
     }
 
-    /** {@code x[0..n) += p1 * sigmoid(p2)}: a block's gated linear unit. */
+    /** {@code x[0..n) += p1 * sigmoid(p2)}: a block's gated linear unit. Leaves p2 undefined. */
     public static void glu(float[] x, float[] p1, float[] p2, int n) {
         if (VectorSwitch.ON) {
             VectorKernels.glu(x, p1, p2, n);
@@ -137,7 +137,7 @@ public final class Vec {
         }
     }
 
-    /** {@code log(sum(exp(v[off..off+n))))}, computed without overflow. */
+    /** {@code log(sum(exp(v[off..off+n))))}, computed without overflow. Leaves v undefined. */
     public static double logSumExp(float[] v, int off, int n) {
         if (VectorSwitch.ON) {
             return VectorKernels.logSumExp(v, off, n);

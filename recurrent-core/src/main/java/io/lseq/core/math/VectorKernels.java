@@ -36,10 +36,10 @@ final class VectorKernels {
     static void apply(float[][] columns, float[] bias, int in, int out, float[] x, int xOff, float[] y, int yOff) {
         int o = 0;
         for (; o + 4 * L <= out; o += 4 * L) {
-            FloatVector a0 = start(bias, o);
-            FloatVector a1 = start(bias, o + L);
-            FloatVector a2 = start(bias, o + 2 * L);
-            FloatVector a3 = start(bias, o + 3 * L);
+            FloatVector a0 = FloatVector.fromArray(S, bias, o);
+            FloatVector a1 = FloatVector.fromArray(S, bias, o + L);
+            FloatVector a2 = FloatVector.fromArray(S, bias, o + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(S, bias, o + 3 * L);
             for (int j = 0; j < in; j++) {
                 FloatVector xj = FloatVector.broadcast(S, x[xOff + j]);
                 float[] c = columns[j];
@@ -54,7 +54,7 @@ final class VectorKernels {
             a3.intoArray(y, yOff + o + 3 * L);
         }
         for (; o + L <= out; o += L) {
-            FloatVector a = start(bias, o);
+            FloatVector a = FloatVector.fromArray(S, bias, o);
             for (int j = 0; j < in; j++) {
                 a = FloatVector.fromArray(S, columns[j], o).fma(FloatVector.broadcast(S, x[xOff + j]), a);
             }
@@ -84,8 +84,8 @@ final class VectorKernels {
             float[] x3 = x[t + 3];
             int o = 0;
             for (; o + 2 * L <= out; o += 2 * L) {
-                FloatVector a00 = start(bias, o);
-                FloatVector a01 = start(bias, o + L);
+                FloatVector a00 = FloatVector.fromArray(S, bias, o);
+                FloatVector a01 = FloatVector.fromArray(S, bias, o + L);
                 FloatVector a10 = a00;
                 FloatVector a11 = a01;
                 FloatVector a20 = a00;
@@ -131,8 +131,8 @@ final class VectorKernels {
             float[] y1 = y[t + 1];
             int o = 0;
             for (; o + 2 * L <= out; o += 2 * L) {
-                FloatVector a00 = start(bias, o);
-                FloatVector a01 = start(bias, o + L);
+                FloatVector a00 = FloatVector.fromArray(S, bias, o);
+                FloatVector a01 = FloatVector.fromArray(S, bias, o + L);
                 FloatVector a10 = a00;
                 FloatVector a11 = a01;
                 for (int j = 0; j < in; j++) {
@@ -164,7 +164,7 @@ final class VectorKernels {
     /** Outputs {@code o..out) of one row, one vector (then one lane) at a time. */
     private static void tail(float[][] columns, float[] bias, int in, int out, int o, float[] x, float[] y) {
         for (; o + L <= out; o += L) {
-            FloatVector a = start(bias, o);
+            FloatVector a = FloatVector.fromArray(S, bias, o);
             for (int j = 0; j < in; j++) {
                 a = FloatVector.fromArray(S, columns[j], o).fma(FloatVector.broadcast(S, x[j]), a);
             }
@@ -187,23 +187,18 @@ final class VectorKernels {
     // before, so a score would depend on the JIT's progress), and sums over lanes run in one
     // fixed tree (reduceLanes(ADD) leaves the order open). Machines with another vector width
     // (AVX2: 8 lanes, AVX-512: 16) sum in another tree, which can change the last bits.
+    //
+    // No method here takes or returns a vector. A vector passed through a call that C2 does not
+    // inline is boxed on the heap, and C2 stops inlining in a method that has grown large (its
+    // node-count cutoff): JDK 25 did so in the step of a one-block LRU model, 192 bytes per event,
+    // where JDK 17 had inlined. So exp is one kernel over an array (expShifted), and the kernels
+    // with exp in them stage its argument in an array, call it, and finish in a second loop; a
+    // call that is not inlined then costs a call, never an allocation.
 
     private static final VectorShuffle<Float> SWAP8 = L >= 16 ? VectorShuffle.fromOp(S, i -> i ^ 8) : null;
     private static final VectorShuffle<Float> SWAP4 = L >= 8 ? VectorShuffle.fromOp(S, i -> i ^ 4) : null;
     private static final VectorShuffle<Float> SWAP2 = VectorShuffle.fromOp(S, i -> i ^ 2);
     private static final VectorShuffle<Float> SWAP1 = VectorShuffle.fromOp(S, i -> i ^ 1);
-
-    /** The lanes' sum in a fixed tree (lane i with lane i^8, then i^4, i^2, i^1). */
-    private static float sum(FloatVector v) {
-        if (L >= 16) {
-            v = v.add(v.rearrange(SWAP8));
-        }
-        if (L >= 8) {
-            v = v.add(v.rearrange(SWAP4));
-        }
-        v = v.add(v.rearrange(SWAP2));
-        return v.add(v.rearrange(SWAP1)).lane(0);
-    }
 
     private static final float LOG2E = 1.44269504f;
     private static final float LN2_HI = 0.693359375f;
@@ -225,25 +220,48 @@ final class VectorKernels {
     private static final FloatVector E_C3 = FloatVector.broadcast(S, 1f / 6);
     private static final FloatVector E_C2 = FloatVector.broadcast(S, 0.5f);
     private static final FloatVector E_ONE = FloatVector.broadcast(S, 1f);
+    private static final FloatVector E_TWO = FloatVector.broadcast(S, 2f);
+    private static final FloatVector E_MINUS_ONE = FloatVector.broadcast(S, -1f);
     private static final IntVector E_ROUND_BITS = IntVector.broadcast(IntVector.SPECIES_PREFERRED, Float.floatToRawIntBits(ROUND));
 
     /**
-     * e^x to about 2 ulp for x in [-87.33, 88.72] (clamped outside), 8 lanes: x = k ln2 + r
-     * with |r| <= ln2/2 (Cody-Waite), e^r by its degree-6 Taylor polynomial (error 1.2e-7),
-     * then 2^k through the exponent bits. Small, so that C2 inlines it into its callers: a
-     * vector passed through a call that is not inlined is boxed, and allocates.
+     * In place: {@code v[off..off+n) = e^(v - shift)}; returns the sum of the new values (lanes
+     * in the fixed tree, then the tail in order). e^x to about 2 ulp for x in [-87.33, 88.72]
+     * (clamped outside): x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), e^r by its degree-6
+     * Taylor polynomial (error 1.2e-7), then 2^k through the exponent bits.
      */
-    static FloatVector exp(FloatVector x) {
-        x = x.max(E_MIN).min(E_MAX);
-        FloatVector kr = x.fma(E_LOG2E, E_ROUND);                  // k + ROUND, k = round(x log2 e)
-        FloatVector k = kr.sub(E_ROUND);
-        FloatVector r = k.fma(E_LN2_LO, k.fma(E_LN2_HI, x));
-        FloatVector p = E_C6.fma(r, E_C5).fma(r, E_C4).fma(r, E_C3).fma(r, E_C2).fma(r, E_ONE).fma(r, E_ONE);
-        IntVector bits = ((IntVector) kr.reinterpretAsInts()).sub(E_ROUND_BITS).lanewise(VectorOperators.LSHL, 23);
-        return ((IntVector) p.reinterpretAsInts()).add(bits).reinterpretAsFloats();
+    static float expShifted(float[] v, int off, int n, float shift) {
+        FloatVector sv = FloatVector.broadcast(S, shift);
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector x = FloatVector.fromArray(S, v, off + i).sub(sv).max(E_MIN).min(E_MAX);
+            FloatVector kr = x.fma(E_LOG2E, E_ROUND);                  // k + ROUND, k = round(x log2 e)
+            FloatVector k = kr.sub(E_ROUND);
+            FloatVector r = k.fma(E_LN2_LO, k.fma(E_LN2_HI, x));
+            FloatVector p = E_C6.fma(r, E_C5).fma(r, E_C4).fma(r, E_C3).fma(r, E_C2).fma(r, E_ONE).fma(r, E_ONE);
+            IntVector bits = ((IntVector) kr.reinterpretAsInts()).sub(E_ROUND_BITS).lanewise(VectorOperators.LSHL, 23);
+            FloatVector e = ((IntVector) p.reinterpretAsInts()).add(bits).reinterpretAsFloats();
+            e.intoArray(v, off + i);
+            acc = acc.add(e);
+        }
+        if (L >= 16) {
+            acc = acc.add(acc.rearrange(SWAP8));
+        }
+        if (L >= 8) {
+            acc = acc.add(acc.rearrange(SWAP4));
+        }
+        acc = acc.add(acc.rearrange(SWAP2));
+        float total = acc.add(acc.rearrange(SWAP1)).lane(0);
+        for (; i < n; i++) {
+            float e = exp(v[off + i] - shift);
+            v[off + i] = e;
+            total += e;
+        }
+        return total;
     }
 
-    /** {@link #exp(FloatVector)} for one float, operation for operation. */
+    /** {@link #expShifted}'s exp for one float, operation for operation: the tails of the loops. */
     static float exp(float x) {
         x = Math.min(Math.max(x, EXP_MIN), EXP_MAX);
         float kr = Math.fma(x, LOG2E, ROUND);
@@ -311,35 +329,9 @@ final class VectorKernels {
         return max;
     }
 
-    /**
-     * {@code sum(exp(v[off..off+n) - max))}, also writing each exp back into v when
-     * {@code store}: the shared part of softmax and log-sum-exp.
-     */
-    private static float expSum(float[] v, int off, int n, float max, boolean store) {
-        FloatVector mv = FloatVector.broadcast(S, max);
-        FloatVector acc = FloatVector.zero(S);
-        int i = 0;
-        for (; i + L <= n; i += L) {
-            FloatVector e = exp(FloatVector.fromArray(S, v, off + i).sub(mv));
-            if (store) {
-                e.intoArray(v, off + i);
-            }
-            acc = acc.add(e);
-        }
-        float total = sum(acc);
-        for (; i < n; i++) {
-            float e = exp(v[off + i] - max);
-            if (store) {
-                v[off + i] = e;
-            }
-            total += e;
-        }
-        return total;
-    }
-
     /** In place: {@code v[off..off+n) = softmax(v[off..off+n))}. */
     static void softmax(float[] v, int off, int n) {
-        float inv = 1f / expSum(v, off, n, max(v, off, n), true);
+        float inv = 1f / expShifted(v, off, n, max(v, off, n));
         int i = 0;
         for (; i + L <= n; i += L) {
             FloatVector.fromArray(S, v, off + i).mul(inv).intoArray(v, off + i);
@@ -356,61 +348,90 @@ final class VectorKernels {
         for (; i + L <= n; i += L) {
             acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
         }
-        float s = sum(acc);
+        // expShifted's tree
+        if (L >= 16) {
+            acc = acc.add(acc.rearrange(SWAP8));
+        }
+        if (L >= 8) {
+            acc = acc.add(acc.rearrange(SWAP4));
+        }
+        acc = acc.add(acc.rearrange(SWAP2));
+        float s = acc.add(acc.rearrange(SWAP1)).lane(0);
         for (; i < n; i++) {
             s = Math.fma(a[aOff + i], b[bOff + i], s);
         }
         return s;
     }
 
-    /** {@code log(sum(exp(v[off..off+n))))}: the maximum, the sum of {@code exp(v - max)}, the log in double. */
+    /**
+     * {@code log(sum(exp(v[off..off+n))))}: the maximum, the sum of {@code exp(v - max)}, the log
+     * in double. Leaves {@code exp(v - max)} in v.
+     */
     static double logSumExp(float[] v, int off, int n) {
         float max = max(v, off, n);
-        return max + Math.log(expSum(v, off, n, max, false));
+        return max + Math.log(expShifted(v, off, n, max));
     }
 
-    /** {@code x[0..n) += p1 * sigmoid(p2)}: the GLU of a block. */
+    /** {@code x[0..n) += p1 * sigmoid(p2)}: the GLU of a block. Leaves {@code exp(-p2)} in p2. */
     static void glu(float[] x, float[] p1, float[] p2, int n) {
+        negate(p2, 0, n);
+        expShifted(p2, 0, n, 0f);
         int i = 0;
         for (; i + L <= n; i += L) {
-            FloatVector g = E_ONE.div(E_ONE.add(exp(FloatVector.fromArray(S, p2, i).neg())));
+            FloatVector g = E_ONE.div(E_ONE.add(FloatVector.fromArray(S, p2, i)));
             FloatVector.fromArray(S, p1, i).fma(g, FloatVector.fromArray(S, x, i)).intoArray(x, i);
         }
         for (; i < n; i++) {
-            float g = 1f / (1f + exp(-p2[i]));
+            float g = 1f / (1f + p2[i]);
             x[i] = Math.fma(p1[i], g, x[i]);
         }
     }
 
-    private static final FloatVector E_TWO = FloatVector.broadcast(S, 2f);
-    private static final FloatVector E_MINUS_ONE = FloatVector.broadcast(S, -1f);
+    /** {@code v[off..+n) = -v}. */
+    private static void negate(float[] v, int off, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(S, v, off + i).neg().intoArray(v, off + i);
+        }
+        for (; i < n; i++) {
+            v[off + i] = -v[off + i];
+        }
+    }
 
-    // The recurrent gates. One exp per loop, as in glu: a method with several inlined exp grows
-    // past what C2 inlines, and then it boxes the vectors (allocation per step).
+    // The recurrent gates: sigmoid(x) = 1 / (1 + e^-x), tanh(x) = 2 sigmoid(2x) - 1 (absolute
+    // error a few ulps of 1). Each stages -x or -2x in its output, takes exp there, then finishes.
 
     /** {@code a[aOff..+n) = sigmoid(a + b)}. */
     static void sigmoidAdd(float[] a, int aOff, float[] b, int bOff, int n) {
         int i = 0;
         for (; i + L <= n; i += L) {
-            FloatVector x = FloatVector.fromArray(S, a, aOff + i).add(FloatVector.fromArray(S, b, bOff + i));
-            E_ONE.div(E_ONE.add(exp(x.neg()))).intoArray(a, aOff + i);
+            FloatVector.fromArray(S, a, aOff + i).add(FloatVector.fromArray(S, b, bOff + i)).neg().intoArray(a, aOff + i);
         }
         for (; i < n; i++) {
-            a[aOff + i] = 1f / (1f + exp(-(a[aOff + i] + b[bOff + i])));
+            a[aOff + i] = -(a[aOff + i] + b[bOff + i]);
+        }
+        expShifted(a, aOff, n, 0f);
+        i = 0;
+        for (; i + L <= n; i += L) {
+            E_ONE.div(E_ONE.add(FloatVector.fromArray(S, a, aOff + i))).intoArray(a, aOff + i);
+        }
+        for (; i < n; i++) {
+            a[aOff + i] = 1f / (1f + a[aOff + i]);
         }
     }
 
-    /** {@code a[aOff..+n) = tanh(a + b)}, as {@code 2 sigmoid(2x) - 1} (absolute error a few ulps of 1). */
+    /** {@code a[aOff..+n) = tanh(a + b)}. */
     static void tanhAdd(float[] a, int aOff, float[] b, int bOff, int n) {
         int i = 0;
         for (; i + L <= n; i += L) {
             FloatVector x = FloatVector.fromArray(S, a, aOff + i).add(FloatVector.fromArray(S, b, bOff + i));
-            E_ONE.div(E_ONE.add(exp(x.add(x).neg()))).fma(E_TWO, E_MINUS_ONE).intoArray(a, aOff + i);
+            x.add(x).neg().intoArray(a, aOff + i);
         }
         for (; i < n; i++) {
             float x = a[aOff + i] + b[bOff + i];
-            a[aOff + i] = Math.fma(1f / (1f + exp(-(x + x))), 2f, -1f);
+            a[aOff + i] = -(x + x);
         }
+        tanhFinish(a, aOff, n);
     }
 
     /** {@code a[aOff..+n) = tanh(a + r * g)}: the GRU's candidate. */
@@ -419,12 +440,13 @@ final class VectorKernels {
         for (; i + L <= n; i += L) {
             FloatVector x = FloatVector.fromArray(S, r, rOff + i).fma(FloatVector.fromArray(S, g, gOff + i),
                     FloatVector.fromArray(S, a, aOff + i));
-            E_ONE.div(E_ONE.add(exp(x.add(x).neg()))).fma(E_TWO, E_MINUS_ONE).intoArray(a, aOff + i);
+            x.add(x).neg().intoArray(a, aOff + i);
         }
         for (; i < n; i++) {
             float x = Math.fma(r[rOff + i], g[gOff + i], a[aOff + i]);
-            a[aOff + i] = Math.fma(1f / (1f + exp(-(x + x))), 2f, -1f);
+            a[aOff + i] = -(x + x);
         }
+        tanhFinish(a, aOff, n);
     }
 
     /** {@code y[yOff..+n) = tanh(x[xOff..+n))}. */
@@ -432,11 +454,24 @@ final class VectorKernels {
         int i = 0;
         for (; i + L <= n; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xOff + i);
-            E_ONE.div(E_ONE.add(exp(v.add(v).neg()))).fma(E_TWO, E_MINUS_ONE).intoArray(y, yOff + i);
+            v.add(v).neg().intoArray(y, yOff + i);
         }
         for (; i < n; i++) {
             float v = x[xOff + i];
-            y[yOff + i] = Math.fma(1f / (1f + exp(-(v + v))), 2f, -1f);
+            y[yOff + i] = -(v + v);
+        }
+        tanhFinish(y, yOff, n);
+    }
+
+    /** {@code a[aOff..+n) = 2 / (1 + e^a) - 1} = tanh(x) where a = -2x on entry. */
+    private static void tanhFinish(float[] a, int aOff, int n) {
+        expShifted(a, aOff, n, 0f);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            E_ONE.div(E_ONE.add(FloatVector.fromArray(S, a, aOff + i))).fma(E_TWO, E_MINUS_ONE).intoArray(a, aOff + i);
+        }
+        for (; i < n; i++) {
+            a[aOff + i] = Math.fma(1f / (1f + a[aOff + i]), 2f, -1f);
         }
     }
 
@@ -444,24 +479,49 @@ final class VectorKernels {
 
     /**
      * {@code v[off..off+n) = x/2 (2 - erfc(x/sqrt 2))}: GELU with the erfc fit of
-     * {@link Activation#erfc} (fractional error below 1.2e-7), in float.
+     * {@link Activation#erfc} (fractional error below 1.2e-7), in float. erfc(z) = t e^(p(t) -
+     * z^2) with t = 1 / (1 + z/2): the exponent is staged in {@code scratch[0..n)}.
      */
-    static void geluErf(float[] v, int off, int n) {
+    static void geluErf(float[] v, int off, int n, float[] scratch) {
         int i = 0;
         for (; i + L <= n; i += L) {
-            FloatVector x = FloatVector.fromArray(S, v, off + i);
-            FloatVector u = x.mul(G_SQRT_HALF);
-            FloatVector z = u.abs();
+            FloatVector z = FloatVector.fromArray(S, v, off + i).mul(G_SQRT_HALF).abs();
             FloatVector t = E_ONE.div(z.fma(G_HALF, E_ONE));
             FloatVector p = t.fma(G_C9, G_C8);
             p = t.fma(p, G_C7).fma(t, G_C6).fma(t, G_C5);
             p = p.fma(t, G_C4).fma(t, G_C3).fma(t, G_C2).fma(t, G_C1).fma(t, G_C0);
-            FloatVector r = t.mul(exp(z.mul(z).neg().add(p)));       // erfc(|u|)
+            z.mul(z).neg().add(p).intoArray(scratch, i);
+        }
+        for (; i < n; i++) {
+            float z = Math.abs(v[off + i] * SQRT_HALF);
+            float t = 1f / Math.fma(z, 0.5f, 1f);
+            float p = Math.fma(t, 0.17087277f, -0.82215223f);
+            p = Math.fma(t, p, 1.48851587f);
+            p = Math.fma(t, p, -1.13520398f);
+            p = Math.fma(t, p, 0.27886807f);
+            p = Math.fma(t, p, -0.18628806f);
+            p = Math.fma(t, p, 0.09678418f);
+            p = Math.fma(t, p, 0.37409196f);
+            p = Math.fma(t, p, 1.00002368f);
+            p = Math.fma(t, p, -1.26551223f);
+            scratch[i] = -(z * z) + p;
+        }
+        expShifted(scratch, 0, n, 0f);
+        i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector x = FloatVector.fromArray(S, v, off + i);
+            FloatVector u = x.mul(G_SQRT_HALF);
+            FloatVector t = E_ONE.div(u.abs().fma(G_HALF, E_ONE));
+            FloatVector r = t.mul(FloatVector.fromArray(S, scratch, i));        // erfc(|u|)
             FloatVector erfc = r.blend(G_TWO.sub(r), u.compare(VectorOperators.LT, G_ZERO));
             x.mul(G_HALF).mul(G_TWO.sub(erfc)).intoArray(v, off + i);
         }
         for (; i < n; i++) {
-            v[off + i] = geluErf(v[off + i]);
+            float x = v[off + i];
+            float u = x * SQRT_HALF;
+            float r = 1f / Math.fma(Math.abs(u), 0.5f, 1f) * scratch[i];
+            float erfc = u < 0f ? 2f - r : r;
+            v[off + i] = x * 0.5f * (2f - erfc);
         }
     }
 
@@ -479,28 +539,4 @@ final class VectorKernels {
     private static final FloatVector G_C2 = FloatVector.broadcast(S, 0.37409196f);
     private static final FloatVector G_C1 = FloatVector.broadcast(S, 1.00002368f);
     private static final FloatVector G_C0 = FloatVector.broadcast(S, -1.26551223f);
-
-    /** {@link #geluErf(float[], int, int)} for one float, operation for operation. */
-    static float geluErf(float x) {
-        float u = x * SQRT_HALF;
-        float z = Math.abs(u);
-        float t = 1f / Math.fma(z, 0.5f, 1f);
-        float p = Math.fma(t, 0.17087277f, -0.82215223f);
-        p = Math.fma(t, p, 1.48851587f);
-        p = Math.fma(t, p, -1.13520398f);
-        p = Math.fma(t, p, 0.27886807f);
-        p = Math.fma(t, p, -0.18628806f);
-        p = Math.fma(t, p, 0.09678418f);
-        p = Math.fma(t, p, 0.37409196f);
-        p = Math.fma(t, p, 1.00002368f);
-        p = Math.fma(t, p, -1.26551223f);
-        float r = t * exp(-(z * z) + p);
-        float erfc = u < 0f ? 2f - r : r;
-        return x * 0.5f * (2f - erfc);
-    }
-
-    /** Accumulators start from the bias, which Linear passes as zeros when the layer has none. */
-    private static FloatVector start(float[] bias, int o) {
-        return FloatVector.fromArray(S, bias, o);
-    }
 }

@@ -86,6 +86,12 @@ final class Block {
         final float[] p2 = new float[h];
         final float[] hidden = new float[fc1 == null ? 0 : fc1.out()];
         final float[] mix = new float[mixer.scratchSize()];
+        final float[] g = new float[geluWidth()];
+    }
+
+    /** Floats of scratch {@link Gelu#apply} needs here: the widest row it runs over. */
+    private int geluWidth() {
+        return Math.max(mixer.outputDim(), fc1 == null ? 0 : fc1.out());
     }
 
     Scratch newScratch() {
@@ -97,7 +103,7 @@ final class Block {
         norm.apply(x, 0, s.a, 0);
         mixer.step(state, stateOffset, pos, s.a, s.m, s.mix);
         if (out1 != null) {
-            gelu.apply(s.m, 0, s.m.length);
+            gelu.apply(s.m, 0, s.m.length, s.g);
             out1.apply(s.m, 0, s.p1, 0);
             out2.apply(s.m, 0, s.p2, 0);
             glu(x, s.p1, s.p2);
@@ -107,7 +113,7 @@ final class Block {
         if (fc1 != null) {
             mlpNorm.apply(x, 0, s.a, 0);
             fc1.apply(s.a, 0, s.hidden, 0);
-            gelu.apply(s.hidden, 0, s.hidden.length);
+            gelu.apply(s.hidden, 0, s.hidden.length, s.g);
             fc2.apply(s.hidden, 0, s.p1, 0);
             add(x, s.p1);
         }
@@ -123,6 +129,7 @@ final class Block {
         final float[][] r1;
         final float[][] r2;
         final float[] mix = new float[mixer.scratchSize()];
+        final float[] g = new float[geluWidth()];
 
         KeyRows(int capacity) {
             a = new float[capacity][h];
@@ -147,7 +154,7 @@ final class Block {
         mixer.stepKeys(states, stateOffset, pos, s.a, s.m, count, s.r1, s.r2, s.mix);
         if (out1 != null) {
             for (int k = 0; k < count; k++) {
-                gelu.apply(s.m[k], 0, s.m[k].length);
+                gelu.apply(s.m[k], 0, s.m[k].length, s.g);
             }
             out1.applyRows(s.m, s.p1, 0, count);
             out2.applyRows(s.m, s.p2, 0, count);
@@ -165,7 +172,7 @@ final class Block {
             }
             fc1.applyRows(s.a, s.hidden, 0, count);
             for (int k = 0; k < count; k++) {
-                gelu.apply(s.hidden[k], 0, s.hidden[k].length);
+                gelu.apply(s.hidden[k], 0, s.hidden[k].length, s.g);
             }
             fc2.applyRows(s.hidden, s.p1, 0, count);
             for (int k = 0; k < count; k++) {
@@ -174,7 +181,7 @@ final class Block {
         }
     }
 
-    /** {@code x += p1 * sigmoid(p2)}. */
+    /** {@code x += p1 * sigmoid(p2)}; p2 is scratch. */
     private void glu(float[] x, float[] p1, float[] p2) {
         Vec.glu(x, p1, p2, h);
     }
@@ -222,11 +229,12 @@ final class Block {
     /** Rows {@code [from, to)}: {@code x += post(mix)}, then the MLP; rows are independent here. */
     private void postRows(float[][] x, float[][] mix, int from, int to) {
         int m = mixer.outputDim();
+        float[] geluScratch = new float[geluWidth()];
         if (out1 != null) {
             float[][] p1 = new float[to - from][h];
             float[][] p2 = new float[to - from][h];
             for (int t = from; t < to; t++) {
-                gelu.apply(mix[t], 0, m);
+                gelu.apply(mix[t], 0, m, geluScratch);
             }
             float[][] g = java.util.Arrays.copyOfRange(mix, from, to);
             out1.applyRows(g, p1, 0, to - from);
@@ -248,7 +256,7 @@ final class Block {
             }
             fc1.applyRows(an, hid, 0, to - from);
             for (float[] row : hid) {
-                gelu.apply(row, 0, row.length);
+                gelu.apply(row, 0, row.length, geluScratch);
             }
             fc2.applyRows(hid, p, 0, to - from);
             for (int t = from; t < to; t++) {

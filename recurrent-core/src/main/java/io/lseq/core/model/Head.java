@@ -185,7 +185,8 @@ abstract class Head {
 
         @Override
         void score(float[] p, int pOff, int token, float[] features, float[] out, int outOff) {
-            out[outOff] = (float) (Vec.logSumExp(p, pOff, proj.out()) - p[pOff + token]);
+            float logit = p[pOff + token]; // before logSumExp, which overwrites p
+            out[outOff] = (float) (Vec.logSumExp(p, pOff, proj.out()) - logit);
         }
     }
 
