@@ -69,10 +69,14 @@ public final class Main {
             return fail(prefix + "I/O error: " + e, e);
         } catch (Exception e) {
             return fail(prefix + e, e);
+        } catch (OutOfMemoryError e) {
+            return fail(prefix + "out of memory: the JVM's heap is " + Runtime.getRuntime().maxMemory() / (1 << 20)
+                    + " MB; give it more with LSEQ_JAVA_OPTS=-Xmx..." + (cmd.name().equals("backfill")
+                            ? ", or buffer fewer events with --window" : ""), e);
         }
     }
 
-    private static int fail(String line, Exception e) {
+    private static int fail(String line, Throwable e) {
         System.err.println(line);
         if (System.getenv("LSEQ_DEBUG") != null) {
             e.printStackTrace();

@@ -1,6 +1,7 @@
 package io.lseq.core.model;
 
 import io.lseq.core.math.Parallel;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -11,10 +12,13 @@ import java.util.List;
  * attention and GAU with their queries in parallel; GRU and LSTM, whose recurrence is not
  * linear, step through their events after one batched input product.
  *
- * <p>Many keys are spread over the threads in groups; a group's keys run through each block
- * together (products over all their rows, GRU and LSTM in lockstep over the keys). A few long
- * keys are each split over all threads, by rows and by scan chunks. Thread-safe; one instance
- * may serve concurrent calls.
+ * <p>Keys go in rounds of at most {@link #PIECE} events each, a key's next piece starting from
+ * the state its last one left, so the rows in flight stay bounded (about 2 KB to 5 KB each for
+ * H = 64) however long a run is. In a round with many keys they are spread over the threads in
+ * groups of at most {@link #GROUP_ROWS} rows; a group's keys run through each block together
+ * (products over all their rows, GRU and LSTM in lockstep over the keys). A round with few keys
+ * splits each over all threads, by rows and by scan chunks. Thread-safe; one instance may serve
+ * concurrent calls.
  */
 public final class BatchScorer implements BatchBackend {
     private final Model model;
@@ -34,16 +38,89 @@ public final class BatchScorer implements BatchBackend {
      */
     @Override
     public void score(List<Sequence> batch) {
+        int longest = 0;
         for (Sequence s : batch) {
             validate(model, s);
+            longest = Math.max(longest, s.length());
         }
-        if (batch.size() >= 2 * par.threads()) {
-            par.range(batch.size(), 1, (from, to) -> runKeys(batch.subList(from, to)));
-        } else {
+        // Rounds of at most PIECE events per key, so that the rows in flight stay bounded however
+        // long a key's run is: a key's pieces go in order, each from the state the last one left.
+        for (int from = 0; from < longest; from += PIECE) {
+            List<Sequence> round = new ArrayList<>(batch.size());
             for (Sequence s : batch) {
-                run(s, par);
+                if (s.length() > from) {
+                    round.add(piece(s, from, Math.min(s.length(), from + PIECE)));
+                }
+            }
+            if (round.size() >= 2 * par.threads()) {
+                List<List<Sequence>> groups = groups(round);
+                par.range(groups.size(), 1, (g0, g1) -> {
+                    for (int g = g0; g < g1; g++) {
+                        runKeys(groups.get(g));
+                    }
+                });
+            } else {
+                for (Sequence s : round) {
+                    run(s, par);
+                }
+            }
+            for (int i = 0, j = 0; i < batch.size(); i++) {
+                Sequence s = batch.get(i);
+                if (s.length() > from) {
+                    unpiece(round.get(j++), s, from);
+                }
             }
         }
+    }
+
+    /** Events per key per round of {@link #score}. */
+    static final int PIECE = 4096;
+    /** Most rows (events) one thread takes through the blocks at once. */
+    static final int GROUP_ROWS = 8192;
+
+    /** Events {@code [from, to)} of {@code s} as a sequence of their own, on the same state. */
+    private Sequence piece(Sequence s, int from, int to) {
+        if (from == 0 && to == s.length()) {
+            return s;
+        }
+        return new Sequence(s.state(), s.tokens() == null ? null : Arrays.copyOfRange(s.tokens(), from, to),
+                s.features() == null ? null : Arrays.copyOfRange(s.features(), from, to),
+                new float[(to - from) * model.outputSize()]);
+    }
+
+    /** Copies a piece's outputs into the whole sequence's. */
+    private void unpiece(Sequence piece, Sequence s, int from) {
+        if (piece != s) {
+            System.arraycopy(piece.out(), 0, s.out(), from * model.outputSize(), piece.length() * model.outputSize());
+        }
+    }
+
+    /**
+     * Consecutive keys in groups of about {@code min(GROUP_ROWS, rows / (4 threads))} rows, so
+     * that every thread has several groups and none holds more than GROUP_ROWS rows (plus one key).
+     */
+    private List<List<Sequence>> groups(List<Sequence> keys) {
+        long rows = 0;
+        for (Sequence s : keys) {
+            rows += s.length();
+        }
+        long target = Math.max(1, Math.min(GROUP_ROWS, rows / (4L * par.threads())));
+        List<List<Sequence>> groups = new ArrayList<>();
+        List<Sequence> group = new ArrayList<>();
+        long inGroup = 0;
+        for (Sequence s : keys) {
+            if (!group.isEmpty() && inGroup + s.length() > target) {
+                groups.add(group);
+                group = new ArrayList<>();
+                inGroup = 0;
+            }
+            group.add(s);
+            inGroup += s.length();
+        }
+        if (!group.isEmpty()) {
+            groups.add(group);
+        }
+        return groups;
     }
 
     private void run(Sequence s, Parallel p) {
