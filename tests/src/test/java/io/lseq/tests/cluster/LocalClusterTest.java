@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.lseq.cli.Main;
+import io.lseq.connectors.event.Score;
 import io.lseq.tests.LocalProcesses;
 import io.lseq.tests.flink.Jobs;
 import io.lseq.tests.LocalProcesses.Result;
@@ -110,27 +111,9 @@ class LocalClusterTest {
         assertEquals(200, overview.statusCode());
         assertTrue(overview.body().contains("\"taskmanagers\":1"), overview.body());
 
-        Path jar = repoRoot.resolve("flink-jobs/target/lseq-job.jar");
-        assumeTrue(Files.isRegularFile(jar), "the job jar is built by mvn package (mvn verify)");
-        String id;
-        System.setProperty("lseq.job.jar", jar.toString());
-        PrintStream oldOut = System.out;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit;
-        try {
-            System.setOut(new PrintStream(out, true, UTF_8));
-            exit = Main.run(new String[] {"run", "--jobmanager", "127.0.0.1:" + restPort,
-                "--model", repoRoot.resolve("examples/models/reference-lru").toString(),
+        String id = submit("--model", repoRoot.resolve("examples/models/reference-lru").toString(),
                 "--source", "file:" + repoRoot.resolve("examples/events/sample.jsonl"),
-                "--sink", "file:" + tmp.resolve("scores"), "--checkpoint-interval", "1s"});
-        } finally {
-            System.setOut(oldOut);
-            System.clearProperty("lseq.job.jar");
-        }
-        assertEquals(0, exit);
-        id = out.toString(UTF_8).strip();
-        assertTrue(id.matches("[0-9a-f]{32}"), "prints the job id: " + id);
-
+                "--sink", "file:" + tmp.resolve("scores"), "--checkpoint-interval", "1s");
         String state = awaitTerminal(id);
         assertEquals("FINISHED", state, () -> "job " + id + " ended " + state + "; logs in " + runDir.resolve("log"));
         assertEquals(Files.readAllLines(repoRoot.resolve("examples/events/sample-expected.jsonl")).size(),
@@ -138,6 +121,65 @@ class LocalClusterTest {
 
         long jobMs = (System.nanoTime() - t0) / 1_000_000;
         System.out.printf("flink.sh: cluster started in %d ms; job submitted and finished in %d ms%n", startedMs, jobMs);
+    }
+
+    /**
+     * What a user does after a model upgrade: {@code lseq backfill} the history into a savepoint,
+     * then {@code lseq run --jobmanager ... --from-savepoint} on the cluster, which continues every
+     * key. Each streamed score is checked against the float64 reference scores of the whole
+     * sample (examples/events/sample-expected.jsonl).
+     */
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void theClusterContinuesFromABackfillSavepoint() throws Exception {
+        List<String> all = Files.readAllLines(repoRoot.resolve("examples/events/sample.jsonl"));
+        Path history = Files.write(tmp.resolve("history.jsonl"), all.subList(0, 3000));
+        Path live = Files.write(tmp.resolve("live.jsonl"), all.subList(3000, all.size()));
+        Path savepoint = tmp.resolve("savepoint");
+        String model = repoRoot.resolve("examples/models/reference-lru").toString();
+        assertEquals(0, Main.run(new String[] {"backfill", "--model", model, "--input", history.toString(),
+            "--savepoint", savepoint.toString(), "--device", "cpu", "--quiet"}));
+
+        String id = submit("--model", model, "--from-savepoint", savepoint.toString(), "--source", "file:" + live,
+                "--sink", "file:" + tmp.resolve("scores"), "--checkpoint-interval", "1s");
+        String state = awaitTerminal(id);
+        assertEquals("FINISHED", state, () -> "job " + id + " ended " + state + "; logs in " + runDir.resolve("log"));
+
+        Map<String, Score> got = Jobs.byKeySeq(Jobs.committedLines(tmp.resolve("scores")));
+        Map<String, Score> want = Jobs.byKeySeq(Files.readAllLines(repoRoot.resolve("examples/events/sample-expected.jsonl")));
+        assertEquals(all.size() - 3000, got.size(), "one score per live event");
+        double worst = 0;
+        for (Map.Entry<String, Score> e : got.entrySet()) {
+            Score w = want.get(e.getKey());
+            assertTrue(w != null, "(key, seq) " + e.getKey() + " continues its key's backfilled seq");
+            worst = Math.max(worst, Math.abs(e.getValue().score() - w.score()) / (1e-4 + 1e-4 * Math.abs(w.score())));
+        }
+        assertTrue(worst <= 1, "worst error " + worst + " of tolerance");
+        System.out.printf("flink.sh: backfill of 3,000 events, then %,d live events on the cluster from its savepoint: "
+                + "worst error %.4f of tolerance%n", got.size(), worst);
+    }
+
+    /** {@code lseq run --jobmanager} with this cluster and the built job jar; returns the job id it prints. */
+    private String submit(String... runArgs) {
+        Path jar = repoRoot.resolve("flink-jobs/target/lseq-job.jar");
+        assumeTrue(Files.isRegularFile(jar), "the job jar is built by mvn package (mvn verify)");
+        System.setProperty("lseq.job.jar", jar.toString());
+        PrintStream oldOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(out, true, UTF_8));
+            List<String> argv = new java.util.ArrayList<>(List.of("run", "--jobmanager", "127.0.0.1:" + restPort));
+            argv.addAll(List.of(runArgs));
+            exit = Main.run(argv.toArray(String[]::new));
+        } finally {
+            System.setOut(oldOut);
+            System.clearProperty("lseq.job.jar");
+        }
+        assertEquals(0, exit);
+        String id = out.toString(UTF_8).strip();
+        assertTrue(id.matches("[0-9a-f]{32}"), "prints the job id: " + id);
+        return id;
     }
 
     /** Polls {@code /jobs/<id>} until the job is FINISHED, FAILED or CANCELED. */

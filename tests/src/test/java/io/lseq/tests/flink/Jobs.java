@@ -83,7 +83,7 @@ public final class Jobs {
     }
 
     /** Scores by "key/seq", from JSON lines; fails on a duplicate. */
-    static Map<String, Score> byKeySeq(List<String> lines) {
+    public static Map<String, Score> byKeySeq(List<String> lines) {
         Map<String, Score> out = new LinkedHashMap<>();
         for (String l : lines) {
             Score s = Json.parseScore(l);
