@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <tuple>
@@ -72,6 +73,15 @@ size_t used = 0;
 
 int context_token;
 
+// The device's memory: 4 GiB, or LSEQ_EMULATED_DEVICE_BYTES; allocations beyond it fail as on a GPU.
+size_t device_bytes() {
+    static const size_t bytes = [] {
+        const char* v = std::getenv("LSEQ_EMULATED_DEVICE_BYTES");
+        return v != nullptr ? static_cast<size_t>(std::strtoull(v, nullptr, 10)) : (4ull << 30);
+    }();
+    return bytes;
+}
+
 }  // namespace
 
 extern "C" {
@@ -95,7 +105,7 @@ CUresult cuDeviceGetName(char* name, int len, CUdevice) {
 }
 
 CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice) {
-    *bytes = 4ull << 30;
+    *bytes = device_bytes();
     return OK;
 }
 
@@ -130,6 +140,10 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     if (bytes == 0) return INVALID_VALUE;
     size_t rounded = (bytes + 15) / 16 * 16;
     size_t pages = (rounded + PAGE - 1) / PAGE + 1;
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        if (used + pages * PAGE > device_bytes()) return OUT_OF_MEMORY;
+    }
     void* base = mmap(nullptr, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return OUT_OF_MEMORY;
     mprotect(static_cast<char*>(base) + (pages - 1) * PAGE, PAGE, PROT_NONE);
@@ -154,7 +168,8 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 }
 
 CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
-    *total = 4ull << 30;
+    std::lock_guard<std::mutex> lock(mu);
+    *total = device_bytes();
     *free = *total - used;
     return OK;
 }

@@ -71,6 +71,10 @@ public final class GpuBatchScorer implements BatchBackend {
     private final jcuda.driver.CUevent spanStart = new jcuda.driver.CUevent();
     private final jcuda.driver.CUevent spanStop = new jcuda.driver.CUevent();
     private float lastDeviceMillis;
+    /** Rows of one pass over the device ({@link #rowBudget()}). */
+    private final long maxRows;
+    /** What a key costs a pass beyond its rows, in rows ({@link #keyCost()}). */
+    private final long keyCost;
 
     /** One LRU block's weights on the device. */
     private static final class LruBlock {
@@ -98,8 +102,13 @@ public final class GpuBatchScorer implements BatchBackend {
 
     /** Loads the weights of the model in {@code dir} (already loaded on the CPU as {@code model}). */
     public static GpuBatchScorer load(CudaDevice dev, Path dir, Model model) {
+        return load(dev, dir, model, Long.getLong("lseq.gpu.maxRows", Long.MAX_VALUE));
+    }
+
+    /** {@link #load} with passes of at most {@code passRows} rows (tests: keys cut across passes). */
+    static GpuBatchScorer load(CudaDevice dev, Path dir, Model model, long passRows) {
         Path file = dir.resolve("model.safetensors");
-        return new GpuBatchScorer(dev, model, new Weights(file.toString(), SafeTensors.read(file)));
+        return new GpuBatchScorer(dev, model, new Weights(file.toString(), SafeTensors.read(file)), passRows);
     }
 
     /**
@@ -108,6 +117,10 @@ public final class GpuBatchScorer implements BatchBackend {
      * @throws IllegalArgumentException if {@link #unsupported} says so
      */
     public GpuBatchScorer(CudaDevice dev, Model model, Weights w) {
+        this(dev, model, w, Long.getLong("lseq.gpu.maxRows", Long.MAX_VALUE));
+    }
+
+    private GpuBatchScorer(CudaDevice dev, Model model, Weights w, long passRows) {
         this.cfg = model.config();
         String why = unsupported(cfg);
         if (why != null) {
@@ -162,6 +175,8 @@ public final class GpuBatchScorer implements BatchBackend {
             }
         }
         w.requireAllTaken();
+        maxRows = rowBudget(passRows);
+        keyCost = keyCost();
         if (headStateOffset + (predictive() ? h : 0) != model.stateSize()) {
             throw new IllegalStateException("state layout: GPU " + (headStateOffset + (predictive() ? h : 0))
                     + " floats, model " + model.stateSize());
@@ -264,30 +279,62 @@ public final class GpuBatchScorer implements BatchBackend {
         return lastDeviceMillis;
     }
 
+    /**
+     * Scores the batch in passes over the device of at most {@link #maxRows} rows each (a key
+     * costs {@link #keyCost} rows more), packed key after key; a key that does not fit in a pass
+     * goes on in the next, from the state the last one left.
+     */
     @Override
     public void score(List<Sequence> batch) {
-        List<Sequence> seqs = new ArrayList<>(batch.size());
         for (Sequence s : batch) {
             BatchScorer.validate(model, s);
-            if (s.length() > 0) {
-                seqs.add(s);
-            }
-        }
-        if (seqs.isEmpty()) {
-            return;
         }
         dev.use();
+        lastDeviceMillis = 0;
+        int width = model.outputSize();
+        List<Sequence> pass = new ArrayList<>();
+        List<Sequence> wholes = new ArrayList<>();
+        List<Integer> froms = new ArrayList<>();
+        long used = 0;
+        for (Sequence s : batch) {
+            for (int from = 0; from < s.length(); ) {
+                long room = maxRows - used - keyCost;
+                if (room <= 0 && !pass.isEmpty()) {
+                    pass(pass, wholes, froms);
+                    used = 0;
+                    continue;
+                }
+                int take = (int) Math.min(s.length() - from, Math.max(1, room));
+                pass.add(s.slice(from, from + take, width));
+                wholes.add(s);
+                froms.add(from);
+                used += take + keyCost;
+                from += take;
+            }
+        }
+        if (!pass.isEmpty()) {
+            pass(pass, wholes, froms);
+        }
+    }
+
+    /** One pass over the device; then the slices' outputs go back into their whole sequences. */
+    private void pass(List<Sequence> slices, List<Sequence> wholes, List<Integer> froms) {
+        rows(slices);
+        for (int i = 0; i < slices.size(); i++) {
+            slices.get(i).copyOutTo(wholes.get(i), froms.get(i), model.outputSize());
+        }
+        slices.clear();
+        wholes.clear();
+        froms.clear();
+    }
+
+    /** Every block over all rows of {@code seqs} (none empty; they fit {@link #maxRows}). */
+    private void rows(List<Sequence> seqs) {
         int keys = seqs.size();
         int[] starts = new int[keys + 1];
         int[] last = new int[keys];
-        int widest = widestRow();
         for (int i = 0; i < keys; i++) {
-            long next = (long) starts[i] + seqs.get(i).length();
-            if (next > Integer.MAX_VALUE / widest) {
-                throw new IllegalArgumentException("batch too large for one GPU call: " + next + " events of up to "
-                        + widest + " floats (split it, e.g. lseq backfill --window)");
-            }
-            starts[i + 1] = (int) next;
+            starts[i + 1] = starts[i] + seqs.get(i).length();
             last[i] = starts[i + 1] - 1;
         }
         int rows = starts[keys];
@@ -303,6 +350,47 @@ public final class GpuBatchScorer implements BatchBackend {
         for (Sequence s : seqs) {
             s.state().advance(s.length());
         }
+    }
+
+    /**
+     * Rows of a pass: what fits in 3/4 of the device memory free after the weights (less the
+     * head's logits), at {@link #rowBytes} a row and {@link #keyCost} rows a key, with rows *
+     * {@link #widestRow} within an int for the host arrays, and at most {@code cap}
+     * ({@code -Dlseq.gpu.maxRows=N}).
+     */
+    private long rowBudget(long cap) {
+        long[] free = new long[1];
+        long[] total = new long[1];
+        jcuda.driver.JCudaDriver.cuMemGetInfo(free, total);
+        long logitBytes = Math.min(4 * HEAD_FLOATS, free[0] / 4);
+        long fit = (free[0] / 4 * 3 - logitBytes) / rowBytes();
+        return Math.max(1, Math.min(Math.min(fit, cap), Integer.MAX_VALUE / widestRow()));
+    }
+
+    /** Device bytes a row takes in the buffers of a pass: x, a, m, p1, p2, u, hidden, input, output, scan tiles. */
+    private long rowBytes() {
+        long b = 4L * (5 * h + (cfg.input().tokens() ? 1 : cfg.input().dim()) + model.outputSize());
+        long widest = 0;
+        for (LruBlock blk : blocks) {
+            long tiles = (blk.n + LruScan.CH - 1) / LruScan.CH;
+            widest = Math.max(widest, 8L * blk.n + 4L * blk.mlpHidden + tileBytes(tiles) / (LruScan.G * 8));
+        }
+        return b + widest;
+    }
+
+    /** Device bytes the scan's look-back takes per tile of every channel tile: flag, aggregate, prefix. */
+    private static long tileBytes(long channelTiles) {
+        return channelTiles * (4 + 2 * 16 * LruScan.CH);
+    }
+
+    /** A key's extra cost, in rows: its state in and out, its row bounds, and one partial tile of the scan. */
+    private long keyCost() {
+        long widestN = 0;
+        for (LruBlock blk : blocks) {
+            widestN = Math.max(widestN, blk.n);
+        }
+        long bytes = 3 * 8 * widestN + 4L * h + 12 + tileBytes((widestN + LruScan.CH - 1) / LruScan.CH);
+        return (bytes + rowBytes() - 1) / rowBytes();
     }
 
     /** The most floats a row has in any host array of a call: rows * this must fit an int. */
@@ -441,7 +529,7 @@ public final class GpuBatchScorer implements BatchBackend {
         out.download(host, rows * width);
         float[] ms = new float[1];
         jcuda.driver.JCudaDriver.cuEventElapsedTime(ms, spanStart, spanStop);
-        lastDeviceMillis = ms[0];
+        lastDeviceMillis += ms[0];
         int r = 0;
         for (Sequence s : seqs) {
             System.arraycopy(host, r * width, s.out(), 0, s.length() * width);

@@ -49,7 +49,7 @@ public final class BatchScorer implements BatchBackend {
             List<Sequence> round = new ArrayList<>(batch.size());
             for (Sequence s : batch) {
                 if (s.length() > from) {
-                    round.add(piece(s, from, Math.min(s.length(), from + PIECE)));
+                    round.add(s.slice(from, Math.min(s.length(), from + PIECE), model.outputSize()));
                 }
             }
             if (round.size() >= 2 * par.threads()) {
@@ -67,7 +67,7 @@ public final class BatchScorer implements BatchBackend {
             for (int i = 0, j = 0; i < batch.size(); i++) {
                 Sequence s = batch.get(i);
                 if (s.length() > from) {
-                    unpiece(round.get(j++), s, from);
+                    round.get(j++).copyOutTo(s, from, model.outputSize());
                 }
             }
         }
@@ -77,23 +77,6 @@ public final class BatchScorer implements BatchBackend {
     static final int PIECE = 4096;
     /** Most rows (events) one thread takes through the blocks at once. */
     static final int GROUP_ROWS = 8192;
-
-    /** Events {@code [from, to)} of {@code s} as a sequence of their own, on the same state. */
-    private Sequence piece(Sequence s, int from, int to) {
-        if (from == 0 && to == s.length()) {
-            return s;
-        }
-        return new Sequence(s.state(), s.tokens() == null ? null : Arrays.copyOfRange(s.tokens(), from, to),
-                s.features() == null ? null : Arrays.copyOfRange(s.features(), from, to),
-                new float[(to - from) * model.outputSize()]);
-    }
-
-    /** Copies a piece's outputs into the whole sequence's. */
-    private void unpiece(Sequence piece, Sequence s, int from) {
-        if (piece != s) {
-            System.arraycopy(piece.out(), 0, s.out(), from * model.outputSize(), piece.length() * model.outputSize());
-        }
-    }
 
     /**
      * Consecutive keys in groups of about {@code min(GROUP_ROWS, rows / (4 threads))} rows, so

@@ -15,4 +15,26 @@ public record Sequence(KeyState state, int[] tokens, float[][] features, float[]
     public int length() {
         return tokens != null ? tokens.length : features.length;
     }
+
+    /**
+     * Events {@code [from, to)} as a sequence of their own, on the same state: a batch path that
+     * takes a long run in parts scores the parts in order. The whole run when it is all of it;
+     * otherwise copies of the inputs and a new {@code out} of {@code outputSize} floats per event,
+     * which {@link #copyOutTo} puts back.
+     */
+    public Sequence slice(int from, int to, int outputSize) {
+        if (from == 0 && to == length()) {
+            return this;
+        }
+        return new Sequence(state, tokens == null ? null : java.util.Arrays.copyOfRange(tokens, from, to),
+                features == null ? null : java.util.Arrays.copyOfRange(features, from, to),
+                new float[(to - from) * outputSize]);
+    }
+
+    /** Copies this slice's outputs into {@code whole}'s, where its events start at {@code from}. */
+    public void copyOutTo(Sequence whole, int from, int outputSize) {
+        if (whole != this) {
+            System.arraycopy(out, 0, whole.out, from * outputSize, length() * outputSize);
+        }
+    }
 }
