@@ -286,9 +286,7 @@ public final class GpuBatchScorer implements BatchBackend {
      */
     @Override
     public void score(List<Sequence> batch) {
-        for (Sequence s : batch) {
-            BatchScorer.validate(model, s);
-        }
+        BatchScorer.validate(model, batch);
         dev.use();
         lastDeviceMillis = 0;
         int width = model.outputSize();

@@ -10,10 +10,12 @@ import java.util.List;
 public interface BatchBackend extends AutoCloseable {
 
     /**
-     * Scores every sequence and advances its state.
+     * Scores every sequence and advances its state. The sequences' states must be distinct
+     * objects (one run per key per batch). If scoring fails after validation (out of memory, a
+     * device error), states and outputs are left undefined.
      *
      * @throws IllegalArgumentException before any state changes, if a sequence does not fit the
-     *     model ({@link BatchScorer#validate})
+     *     model or two share a state ({@link BatchScorer#validate(Model, List)})
      */
     void score(List<Sequence> batch);
 

@@ -13,8 +13,8 @@ import java.util.List;
  * linear, step through their events after one batched input product.
  *
  * <p>Keys go in rounds of at most {@link #PIECE} events each, a key's next piece starting from
- * the state its last one left, so the rows in flight stay bounded (about 2 KB to 5 KB each for
- * H = 64) however long a run is. In a round with many keys they are spread over the threads in
+ * the state its last one left, so the rows in flight stay bounded (2 KB to 7 KB each for the
+ * example models) however long a run is. In a round with many keys they are spread over the threads in
  * groups of at most {@link #GROUP_ROWS} rows; a group's keys run through each block together
  * (products over all their rows, GRU and LSTM in lockstep over the keys). A round with few keys
  * splits each over all threads, by rows and by scan chunks. Thread-safe; one instance may serve
@@ -38,9 +38,9 @@ public final class BatchScorer implements BatchBackend {
      */
     @Override
     public void score(List<Sequence> batch) {
+        validate(model, batch);
         int longest = 0;
         for (Sequence s : batch) {
-            validate(model, s);
             longest = Math.max(longest, s.length());
         }
         // Rounds of at most PIECE events per key, so that the rows in flight stay bounded however
@@ -185,6 +185,25 @@ public final class BatchScorer implements BatchBackend {
     @Override
     public String describe() {
         return "cpu, " + par.threads() + (par.threads() == 1 ? " thread" : " threads");
+    }
+
+    /**
+     * Checks every sequence ({@link #validate(Model, Sequence)}) and that no two share a state:
+     * a key's runs go into one sequence, since a batch may score its sequences in any order.
+     *
+     * @throws IllegalArgumentException saying which sequence does not fit, or which two share a state
+     */
+    public static void validate(Model model, List<Sequence> batch) {
+        java.util.IdentityHashMap<KeyState, Integer> seen = new java.util.IdentityHashMap<>();
+        for (int i = 0; i < batch.size(); i++) {
+            Sequence s = batch.get(i);
+            validate(model, s);
+            Integer before = seen.put(s.state(), i);
+            if (before != null) {
+                throw new IllegalArgumentException("sequences " + before + " and " + i + " share a state: give a key's "
+                        + "events as one sequence");
+            }
+        }
     }
 
     /**

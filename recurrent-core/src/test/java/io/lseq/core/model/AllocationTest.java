@@ -53,13 +53,22 @@ class AllocationTest {
         assumeFalse(jdks.isEmpty(), "no other JDK 17+ under /usr/lib/jvm");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         for (Path jdk : jdks) {
-            Process p = new ProcessBuilder(jdk.resolve("bin/java").toString(), "-Xmx512m",
-                    "--add-modules", "jdk.incubator.vector", "-cp", cp, AllocationTest.class.getName())
-                    .redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(5, TimeUnit.MINUTES), jdk + " did not finish");
-            assertEquals(0, p.exitValue(), jdk + ":\n" + out);
-            assertTrue(out.contains("vector kernels on"), jdk + " ran without the Vector API:\n" + out);
+            Path log = Files.createTempFile("lseq-allocation", ".log");
+            try {
+                Process p = new ProcessBuilder(jdk.resolve("bin/java").toString(), "-Xmx512m",
+                        "--add-modules", "jdk.incubator.vector", "-cp", cp, AllocationTest.class.getName())
+                        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                boolean done = p.waitFor(5, TimeUnit.MINUTES);
+                if (!done) {
+                    p.destroyForcibly().waitFor();
+                }
+                String out = Files.readString(log, StandardCharsets.UTF_8);
+                assertTrue(done, jdk + " did not finish in 5 minutes:\n" + out);
+                assertEquals(0, p.exitValue(), jdk + ":\n" + out);
+                assertTrue(out.contains("vector kernels on"), jdk + " ran without the Vector API:\n" + out);
+            } finally {
+                Files.delete(log);
+            }
         }
     }
 
@@ -120,6 +129,9 @@ class AllocationTest {
                     props.load(in);
                 }
                 String v = props.getProperty("JAVA_VERSION", "\"0\"").replace("\"", "");
+                if (!v.matches("\\d+([.+-].*)?")) {
+                    continue; // not a JDK release file we can read
+                }
                 int major = Integer.parseInt(v.split("[.+-]")[0]);
                 if (major >= 17 && !real.equals(self) && found.stream().noneMatch(real::equals)) {
                     found.add(real);

@@ -176,6 +176,21 @@ class BatchScorerTest {
         assertTrue(java.util.Arrays.equals(before, a.values()));
     }
 
+    /** A batch may score its sequences in any order, so two runs of one key are refused, before anything changes. */
+    @Test
+    void twoSequencesOfOneStateAreRefused() throws IOException {
+        Model m = Model.load(GoldenTest.GOLDEN.resolve("lru_next_token_bos"));
+        KeyState a = m.newState();
+        List<Sequence> batch = List.of(new Sequence(a, new int[] {1, 2}, null, new float[2]),
+                new Sequence(m.newState(), new int[] {3}, null, new float[1]),
+                new Sequence(a, new int[] {4, 5}, null, new float[2]));
+        try (BatchScorer scorer = new BatchScorer(m, 2)) {
+            String msg = assertThrows(IllegalArgumentException.class, () -> scorer.score(batch)).getMessage();
+            assertEquals("sequences 0 and 2 share a state: give a key's events as one sequence", msg);
+        }
+        assertEquals(1, a.position());
+    }
+
     static List<String> mixedBlocks() {
         return List.of("[{\"mixer\":{\"type\":\"gru\",\"d_state\":24}}]",
                 "[{\"mixer\":{\"type\":\"lstm\",\"d_state\":20},\"mlp\":{\"hidden\":32}}]",
