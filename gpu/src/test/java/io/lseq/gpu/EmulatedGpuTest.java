@@ -41,22 +41,6 @@ class EmulatedGpuTest {
         assertTrue(r.output().contains("all GPU checks passed"), r.output());
     }
 
-    /**
-     * A device of 16 MB: the 5,474 sample events in one window need more than that at once (rows
-     * and logits), so the scorer takes them in passes sized from the free memory instead of failing.
-     */
-    @Test
-    void aSmallDeviceTakesAWindowInPasses() throws Exception {
-        assumeTrue(lib != null, "no g++ to build the emulator");
-        Path savepoint = java.nio.file.Files.createTempDirectory("lseq-gpu-passes").resolve("sp");
-        EmulatedCuda.Result r = EmulatedCuda.run(ROOT, Map.of("LD_LIBRARY_PATH", lib.toString(),
-                "LSEQ_EMULATED_DEVICE_BYTES", Integer.toString(16 << 20)), 300, ROOT.resolve("bin/lseq").toString(),
-                "backfill", "--model", "examples/models/reference-lru", "--input", "examples/events/sample.jsonl",
-                "--savepoint", savepoint.toString(), "--device", "gpu");
-        assertEquals(0, r.status(), r.output());
-        assertTrue(r.output().contains("5,474 events"), r.output());
-    }
-
     @Test
     void benchmarksRunAndCheckTheirResults() throws Exception {
         EmulatedCuda.Result scan = java("io.lseq.gpu.GpuBench", "scan", "2x300x40,1x1000x32");

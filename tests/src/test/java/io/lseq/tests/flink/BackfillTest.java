@@ -105,6 +105,24 @@ class BackfillTest {
     }
 
     /**
+     * An emulated device of 16 MB: the 5,474 sample events in one window need more than that at
+     * once (rows and logits, ~24 MB), so the GPU backend takes them in passes sized from the free
+     * memory, instead of failing with CUDA_ERROR_OUT_OF_MEMORY as one pass did.
+     */
+    @Test
+    void aSmallDeviceTakesAWindowInPasses() throws Exception {
+        Path lib = io.lseq.gpu.EmulatedCuda.build();
+        org.junit.jupiter.api.Assumptions.assumeTrue(lib != null, "no g++ to build the CUDA emulator");
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.lseq.gpu.CudaDevice.probe() != null, "a real GPU: its memory is its own");
+        var r = io.lseq.gpu.EmulatedCuda.run(ROOT, Map.of("LD_LIBRARY_PATH", lib.toString(),
+                "LSEQ_EMULATED_DEVICE_BYTES", Integer.toString(16 << 20)), 300, ROOT.resolve("bin/lseq").toString(),
+                "backfill", "--model", "examples/models/reference-lru", "--input", "examples/events/sample.jsonl",
+                "--savepoint", tmp.resolve("savepoint").toString(), "--device", "gpu");
+        assertEquals(0, r.status(), r.output());
+        assertTrue(r.output().contains("5,474 events"), r.output());
+    }
+
+    /**
      * {@code --device}: auto says which device it used (and why not the GPU); gpu without CUDA, or
      * with a model the GPU cannot run, fails before reading anything, saying why in one line.
      */
