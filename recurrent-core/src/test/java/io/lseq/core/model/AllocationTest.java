@@ -18,7 +18,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * The per-event step path allocates nothing: each mixer alone and all five in one model, on this
+ * The per-event paths allocate nothing, the step of one key and the step of 16 keys together
+ * (the streaming job's micro-batches): each mixer alone and all five in one model, on this
  * JVM and on every other JDK 17+ installed beside it. Whether C2 inlines a kernel depends on the
  * JDK and on how large its caller has grown; JDK 25 once boxed vectors (192 B per event) in a
  * one-block LRU model that JDK 17 compiled without allocating.
@@ -37,14 +38,24 @@ class AllocationTest {
 
     @Test
     void stepAllocatesNothing() {
+        assertEquals(List.of(), failures());
+    }
+
+    /** What allocates, one line each: "N bytes per 100k steps (one key|16 keys): blocks ...". */
+    private static List<String> failures() {
         List<String> failures = new ArrayList<>();
         for (String blocks : MODELS) {
-            long bytes = steadyStateBytes(blocks);
-            if (bytes >= NOTHING) {
-                failures.add(bytes + " bytes per 100k steps: blocks " + blocks);
+            for (int keys : new int[] {1, KEYS}) {
+                long bytes = steadyStateBytes(blocks, keys);
+                String line = bytes + " bytes per 100k steps (" + (keys == 1 ? "one key" : keys + " keys") + "): blocks "
+                        + blocks;
+                System.out.println(line);
+                if (bytes >= NOTHING) {
+                    failures.add(line);
+                }
             }
         }
-        assertEquals(List.of(), failures);
+        return failures;
     }
 
     @Test
@@ -75,34 +86,46 @@ class AllocationTest {
     /** Child JVM entry: exit 1 naming the models that allocate. */
     public static void main(String[] args) {
         System.out.println("vector kernels " + (io.lseq.core.math.VectorSwitch.ON ? "on" : "off"));
-        int failed = 0;
-        for (String blocks : MODELS) {
-            long bytes = steadyStateBytes(blocks);
-            System.out.println(bytes + " bytes per 100k steps: blocks " + blocks);
-            failed += bytes >= NOTHING ? 1 : 0;
-        }
-        System.exit(failed == 0 ? 0 : 1);
+        System.exit(failures().isEmpty() ? 0 : 1);
     }
 
+    /** Keys of a micro-batch ({@link Scorer#stepKeys}). */
+    private static final int KEYS = 16;
+
     /**
-     * Bytes allocated by 100k steps once the JIT has settled: C1 code boxes Vector API values,
-     * and C2 may take a few rounds to compile every kernel, so the best of up to five rounds.
+     * Bytes allocated by 100k events once the JIT has settled, one key at a time or {@code keys}
+     * together: C1 code boxes Vector API values, and C2 may take a few rounds to compile every
+     * kernel, so the best of up to five rounds.
      */
-    private static long steadyStateBytes(String blocks) {
+    private static long steadyStateBytes(String blocks, int keys) {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Model m = TestModels.random(TestModels.tokensConfig("[" + blocks + "]"), 3);
         Scorer s = m.newScorer();
-        KeyState k = m.newState();
-        float[] out = new float[1];
-        for (int i = 0; i < 20_000; i++) {
-            s.stepToken(k, i % 32, out);
+        KeyState[] states = new KeyState[keys];
+        int[] tokens = new int[keys];
+        float[][] outs = new float[keys][1];
+        for (int k = 0; k < keys; k++) {
+            states[k] = m.newState();
+        }
+        Runnable step = () -> {
+            if (keys == 1) {
+                s.stepToken(states[0], tokens[0], outs[0]);
+            } else {
+                s.stepKeys(states, tokens, null, keys, outs);
+            }
+            for (int k = 0; k < keys; k++) {
+                tokens[k] = (tokens[k] + 1 + k) % 32;
+            }
+        };
+        for (int i = 0; i < 20_000 * 16 / keys + 2_000; i++) {
+            step.run();
         }
         long tid = Thread.currentThread().getId();
         long allocated = Long.MAX_VALUE;
         for (int round = 0; round < 5 && allocated >= NOTHING; round++) {
             long before = mx.getThreadAllocatedBytes(tid);
-            for (int i = 0; i < 100_000; i++) {
-                s.stepToken(k, i % 32, out);
+            for (int i = 0; i < 100_000 / keys; i++) {
+                step.run();
             }
             allocated = mx.getThreadAllocatedBytes(tid) - before;
         }
