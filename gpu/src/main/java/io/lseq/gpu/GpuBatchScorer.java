@@ -351,17 +351,22 @@ public final class GpuBatchScorer implements BatchBackend {
     }
 
     /**
-     * Rows of a pass: what fits in 3/4 of the device memory free after the weights (less the
-     * head's logits), at {@link #rowBytes} a row and {@link #keyCost} rows a key, with rows *
-     * {@link #widestRow} within an int for the host arrays, and at most {@code cap}
-     * ({@code -Dlseq.gpu.maxRows=N}).
+     * Rows of a pass: what fits in 3/4 of the device memory free after the weights, at
+     * {@link #rowBytes} a row plus the head's logits (for a chunk of rows at a time), and
+     * {@link #keyCost} rows a key; rows * {@link #widestRow} within an int for the host arrays;
+     * at most {@code cap} ({@code -Dlseq.gpu.maxRows=N}).
      */
     private long rowBudget(long cap) {
         long[] free = new long[1];
         long[] total = new long[1];
         jcuda.driver.JCudaDriver.cuMemGetInfo(free, total);
-        long logitBytes = Math.min(4 * HEAD_FLOATS, free[0] / 4);
-        long fit = (free[0] / 4 * 3 - logitBytes) / rowBytes();
+        long budget = free[0] / 4 * 3;
+        // The head's logits take headOut floats a row for up to headChunk rows at a time.
+        long headChunk = Math.max(64, HEAD_FLOATS / headOut);
+        long fit = budget / (rowBytes() + 4L * headOut);
+        if (fit > headChunk) {
+            fit = (budget - 4L * headOut * headChunk) / rowBytes();
+        }
         return Math.max(1, Math.min(Math.min(fit, cap), Integer.MAX_VALUE / widestRow()));
     }
 
