@@ -71,10 +71,10 @@ public final class GpuBatchScorer implements BatchBackend {
     private final jcuda.driver.CUevent spanStart = new jcuda.driver.CUevent();
     private final jcuda.driver.CUevent spanStop = new jcuda.driver.CUevent();
     private float lastDeviceMillis;
-    /** Rows of one pass over the device ({@link #rowBudget()}). */
-    private final long maxRows;
-    /** What a key costs a pass beyond its rows, in rows ({@link #keyCost()}). */
-    private final long keyCost;
+    /** Rows (events) of one pass over the device at most ({@link #sizePasses}). */
+    private long maxRows;
+    /** Keys of one pass at most ({@link #sizePasses}). */
+    private long maxKeys;
 
     /** One LRU block's weights on the device. */
     private static final class LruBlock {
@@ -102,7 +102,7 @@ public final class GpuBatchScorer implements BatchBackend {
 
     /** Loads the weights of the model in {@code dir} (already loaded on the CPU as {@code model}). */
     public static GpuBatchScorer load(CudaDevice dev, Path dir, Model model) {
-        return load(dev, dir, model, Long.getLong("lseq.gpu.maxRows", Long.MAX_VALUE));
+        return load(dev, dir, model, rowCap());
     }
 
     /** {@link #load} with passes of at most {@code passRows} rows (tests: keys cut across passes). */
@@ -117,7 +117,7 @@ public final class GpuBatchScorer implements BatchBackend {
      * @throws IllegalArgumentException if {@link #unsupported} says so
      */
     public GpuBatchScorer(CudaDevice dev, Model model, Weights w) {
-        this(dev, model, w, Long.getLong("lseq.gpu.maxRows", Long.MAX_VALUE));
+        this(dev, model, w, rowCap());
     }
 
     private GpuBatchScorer(CudaDevice dev, Model model, Weights w, long passRows) {
@@ -175,8 +175,7 @@ public final class GpuBatchScorer implements BatchBackend {
             }
         }
         w.requireAllTaken();
-        maxRows = rowBudget(passRows);
-        keyCost = keyCost();
+        sizePasses(passRows);
         if (headStateOffset + (predictive() ? h : 0) != model.stateSize()) {
             throw new IllegalStateException("state layout: GPU " + (headStateOffset + (predictive() ? h : 0))
                     + " floats, model " + model.stateSize());
@@ -280,9 +279,9 @@ public final class GpuBatchScorer implements BatchBackend {
     }
 
     /**
-     * Scores the batch in passes over the device of at most {@link #maxRows} rows each (a key
-     * costs {@link #keyCost} rows more), packed key after key; a key that does not fit in a pass
-     * goes on in the next, from the state the last one left.
+     * Scores the batch in passes over the device of at most {@link #maxRows} rows and
+     * {@link #maxKeys} keys each, packed key after key; a key that does not fit in a pass goes on
+     * in the next, from the state the last one left.
      */
     @Override
     public void score(List<Sequence> batch) {
@@ -293,20 +292,18 @@ public final class GpuBatchScorer implements BatchBackend {
         List<Sequence> pass = new ArrayList<>();
         List<Sequence> wholes = new ArrayList<>();
         List<Integer> froms = new ArrayList<>();
-        long used = 0;
+        long rows = 0;
         for (Sequence s : batch) {
             for (int from = 0; from < s.length(); ) {
-                long room = maxRows - used - keyCost;
-                if (room <= 0 && !pass.isEmpty()) {
+                if (rows == maxRows || pass.size() == maxKeys) {
                     pass(pass, wholes, froms);
-                    used = 0;
-                    continue;
+                    rows = 0;
                 }
-                int take = (int) Math.min(s.length() - from, Math.max(1, room));
+                int take = (int) Math.min(s.length() - from, maxRows - rows);
                 pass.add(s.slice(from, from + take, width));
                 wholes.add(s);
                 froms.add(from);
-                used += take + keyCost;
+                rows += take;
                 from += take;
             }
         }
@@ -350,50 +347,90 @@ public final class GpuBatchScorer implements BatchBackend {
         }
     }
 
+    /** Passes of at least this many rows, or the GPU is refused at load. */
+    private static final long MIN_PASS_ROWS = 64;
+
+    /** {@code -Dlseq.gpu.maxRows=N}: a cap on the rows of a pass (tests), else none. */
+    private static long rowCap() {
+        String v = System.getProperty("lseq.gpu.maxRows");
+        if (v == null) {
+            return Long.MAX_VALUE;
+        }
+        try {
+            long n = Long.parseLong(v.strip());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new IllegalArgumentException("-Dlseq.gpu.maxRows must be a positive integer, got '" + v + "'");
+    }
+
     /**
-     * Rows of a pass: what fits in 3/4 of the device memory free after the weights, at
-     * {@link #rowBytes} a row plus the head's logits (for a chunk of rows at a time), and
-     * {@link #keyCost} rows a key; rows * {@link #widestRow} within an int for the host arrays;
-     * at most {@code cap} ({@code -Dlseq.gpu.maxRows=N}).
+     * Sizes the passes so that the device buffers, which keep the largest size any pass gave
+     * them, never hold more than 3/4 of the memory free after the weights: a quarter of that for
+     * the buffers sized by keys ({@link #keyBytes} a key), the rest for those sized by rows
+     * ({@link #rowBytes} a row, and the head's logits for a chunk of rows at a time). Rows *
+     * {@link #widestRow} stay within an int for the host arrays; {@code rowCap} caps the rows.
+     *
+     * @throws GpuUnavailableException if a pass of {@link #MIN_PASS_ROWS} rows does not fit
      */
-    private long rowBudget(long cap) {
+    private void sizePasses(long rowCap) {
         long[] free = new long[1];
         long[] total = new long[1];
         jcuda.driver.JCudaDriver.cuMemGetInfo(free, total);
         long budget = free[0] / 4 * 3;
-        // The head's logits take headOut floats a row for up to headChunk rows at a time.
+        maxKeys = Math.max(1, budget / 4 / keyBytes());
+        long forRows = budget - maxKeys * keyBytes();
         long headChunk = Math.max(64, HEAD_FLOATS / headOut);
-        long fit = budget / (rowBytes() + 4L * headOut);
+        long fit = forRows / (rowBytes() + 4L * headOut);
         if (fit > headChunk) {
-            fit = (budget - 4L * headOut * headChunk) / rowBytes();
+            fit = (forRows - 4L * headOut * headChunk) / rowBytes();
         }
-        return Math.max(1, Math.min(Math.min(fit, cap), Integer.MAX_VALUE / widestRow()));
+        if (fit < Math.min(MIN_PASS_ROWS, rowCap)) {
+            throw new GpuUnavailableException(dev.describe() + " has " + (free[0] >> 20) + " MB free after the "
+                    + "weights: too little for passes of " + MIN_PASS_ROWS + " events at " + (rowBytes() + 4L * headOut)
+                    + " bytes each");
+        }
+        maxRows = Math.min(Math.min(fit, rowCap), Integer.MAX_VALUE / widestRow());
     }
 
-    /** Device bytes a row takes in the buffers of a pass: x, a, m, p1, p2, u, hidden, input, output, scan tiles. */
+    /**
+     * Device bytes a row takes, summed over the buffers sized by rows, each at its widest over
+     * the blocks: x, a, m, p1, p2, u, the MLP's hidden row, input, output, and the scan's
+     * look-back for 64-row tiles (the shortest).
+     */
     private long rowBytes() {
-        long b = 4L * (5 * h + (cfg.input().tokens() ? 1 : cfg.input().dim()) + model.outputSize());
-        long widest = 0;
-        for (LruBlock blk : blocks) {
-            long tiles = (blk.n + LruScan.CH - 1) / LruScan.CH;
-            widest = Math.max(widest, 8L * blk.n + 4L * blk.mlpHidden + tileBytes(tiles) / (LruScan.G * 8));
+        long n = 0;
+        long mlp = 0;
+        for (LruBlock b : blocks) {
+            n = Math.max(n, b.n);
+            mlp = Math.max(mlp, b.mlpHidden);
         }
-        return b + widest;
+        return 4L * (5 * h + (cfg.input().tokens() ? 1 : cfg.input().dim()) + model.outputSize()) + 8 * n + 4 * mlp
+                + tileBytes(channelTiles(n)) / (LruScan.G * 8);
+    }
+
+    /**
+     * Device bytes a key takes in the buffers sized by keys: its state in and out (or the head's
+     * row), its row bounds and scan tile start, and one partial tile of the scan's look-back.
+     */
+    private long keyBytes() {
+        long n = 0;
+        for (LruBlock b : blocks) {
+            n = Math.max(n, b.n);
+        }
+        return 2 * Math.max(8 * n, 4L * h) + 12 + tileBytes(channelTiles(n));
+    }
+
+    private static long channelTiles(long n) {
+        return (n + LruScan.CH - 1) / LruScan.CH;
     }
 
     /** Device bytes the scan's look-back takes per tile of every channel tile: flag, aggregate, prefix. */
     private static long tileBytes(long channelTiles) {
         return channelTiles * (4 + 2 * 16 * LruScan.CH);
-    }
-
-    /** A key's extra cost, in rows: its state in and out, its row bounds, and one partial tile of the scan. */
-    private long keyCost() {
-        long widestN = 0;
-        for (LruBlock blk : blocks) {
-            widestN = Math.max(widestN, blk.n);
-        }
-        long bytes = 3 * 8 * widestN + 4L * h + 12 + tileBytes((widestN + LruScan.CH - 1) / LruScan.CH);
-        return (bytes + rowBytes() - 1) / rowBytes();
     }
 
     /** The most floats a row has in any host array of a call: rows * this must fit an int. */

@@ -105,21 +105,34 @@ class BackfillTest {
     }
 
     /**
-     * An emulated device of 16 MB: the 5,474 sample events in one window need more than that at
-     * once (rows and logits, ~24 MB), so the GPU backend takes them in passes sized from the free
-     * memory, instead of failing with CUDA_ERROR_OUT_OF_MEMORY as one pass did.
+     * An emulated device of 16 MB and one window that needs more than that at once: 1,300 keys of
+     * one event, a key of 5,000, then 1,300 more of one. The GPU backend takes it in passes, and
+     * the buffers sized by keys (grown by the passes of many keys) and those sized by rows (grown
+     * by the long key) fit together; one pass ran out of memory here, and so did the first
+     * version of the passes, which sized a pass by rows alone.
      */
     @Test
     void aSmallDeviceTakesAWindowInPasses() throws Exception {
         Path lib = io.lseq.gpu.EmulatedCuda.build();
         org.junit.jupiter.api.Assumptions.assumeTrue(lib != null, "no g++ to build the CUDA emulator");
         org.junit.jupiter.api.Assumptions.assumeTrue(io.lseq.gpu.CudaDevice.probe() != null, "a real GPU: its memory is its own");
+        List<String> lines = new java.util.ArrayList<>();
+        for (int k = 0; k < 1300; k++) {
+            lines.add("{\"key\":\"short-" + k + "\",\"token\":" + (k % 64) + "}");
+        }
+        for (int t = 0; t < 5000; t++) {
+            lines.add("{\"key\":\"long\",\"token\":" + (t % 64) + "}");
+        }
+        for (int k = 1300; k < 2600; k++) {
+            lines.add("{\"key\":\"short-" + k + "\",\"token\":" + (k % 64) + "}");
+        }
+        Path events = Files.write(tmp.resolve("events.jsonl"), lines);
         var r = io.lseq.gpu.EmulatedCuda.run(ROOT, Map.of("LD_LIBRARY_PATH", lib.toString(),
                 "LSEQ_EMULATED_DEVICE_BYTES", Integer.toString(16 << 20)), 300, ROOT.resolve("bin/lseq").toString(),
-                "backfill", "--model", "examples/models/reference-lru", "--input", "examples/events/sample.jsonl",
+                "backfill", "--model", "examples/models/longrange-lru", "--input", events.toString(),
                 "--savepoint", tmp.resolve("savepoint").toString(), "--device", "gpu");
         assertEquals(0, r.status(), r.output());
-        assertTrue(r.output().contains("5,474 events"), r.output());
+        assertTrue(r.output().contains("7,600 events, 2,601 keys"), r.output());
     }
 
     /**
