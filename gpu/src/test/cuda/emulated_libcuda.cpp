@@ -141,11 +141,17 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     size_t rounded = (bytes + 15) / 16 * 16;
     size_t pages = (rounded + PAGE - 1) / PAGE + 1;
     {
+        // Counted before mapping, under one lock, so that concurrent allocations cannot both pass.
         std::lock_guard<std::mutex> lock(mu);
         if (used + pages * PAGE > device_bytes()) return OUT_OF_MEMORY;
+        used += pages * PAGE;
     }
     void* base = mmap(nullptr, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) return OUT_OF_MEMORY;
+    if (base == MAP_FAILED) {
+        std::lock_guard<std::mutex> lock(mu);
+        used -= pages * PAGE;
+        return OUT_OF_MEMORY;
+    }
     mprotect(static_cast<char*>(base) + (pages - 1) * PAGE, PAGE, PROT_NONE);
     char* start = static_cast<char*>(base) + (pages - 1) * PAGE - rounded;
     // Uninitialised device memory: not zeros, so that a missing initialisation shows.
@@ -153,7 +159,6 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     std::lock_guard<std::mutex> lock(mu);
     *p = reinterpret_cast<CUdeviceptr>(start);
     allocations[*p] = {base, pages * PAGE};
-    used += pages * PAGE;
     return OK;
 }
 
