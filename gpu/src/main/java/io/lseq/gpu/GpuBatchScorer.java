@@ -120,7 +120,8 @@ public final class GpuBatchScorer implements BatchBackend {
         this(dev, model, w, rowCap());
     }
 
-    private GpuBatchScorer(CudaDevice dev, Model model, Weights w, long passRows) {
+    /** With passes of at most {@code passRows} rows (tests: keys cut across passes). */
+    GpuBatchScorer(CudaDevice dev, Model model, Weights w, long passRows) {
         this.cfg = model.config();
         String why = unsupported(cfg);
         if (why != null) {

@@ -88,8 +88,11 @@ public final class GpuCheck {
         return Math.abs(got - want) / (1e-4 + 1e-4 * Math.abs(want));
     }
 
-    /** A random model's GPU batches against its CPU step path. */
-    void randomModel(String name, long seed) {
+    /**
+     * A random model's GPU batches against its CPU step path, in passes over the device of at
+     * most {@code passRows} rows.
+     */
+    void randomModel(String name, long seed, long passRows) {
         String json = CONFIGS.get(name);
         RandomWeights rw = new RandomWeights(seed);
         Model model = Model.of(ConfigParser.parse(json), rw);
@@ -98,7 +101,10 @@ public final class GpuCheck {
         int vocab = model.config().input().vocabSize();
         int dim = model.config().input().dim();
         int width = model.outputSize();
-        try (GpuBatchScorer gpu = new GpuBatchScorer(dev, model, new Weights("random", rw.tensors()))) {
+        if (passRows != Long.MAX_VALUE) {
+            name += " (passes of " + passRows + " rows)";
+        }
+        try (GpuBatchScorer gpu = new GpuBatchScorer(dev, model, new Weights("random", rw.tensors()), passRows)) {
             int keys = lengths.length;
             int[][] tok = new int[keys][];
             float[][][] feat = new float[keys][][];
@@ -241,7 +247,8 @@ public final class GpuCheck {
     int all(Path goldens) {
         try {
             for (String name : CONFIGS.keySet()) {
-                randomModel(name, 7);
+                randomModel(name, 7, Long.MAX_VALUE);
+                randomModel(name, 7, 97); // keys cut across passes, every head
             }
             for (Path dir : Files.list(goldens).filter(Files::isDirectory).sorted().toList()) {
                 golden(dir, 4096, Long.MAX_VALUE);
