@@ -41,6 +41,22 @@ class EmulatedGpuTest {
         assertTrue(r.output().contains("all GPU checks passed"), r.output());
     }
 
+    /**
+     * The same checks on a device of 16 MB: batches go in passes sized from its free memory, for
+     * every random model (one has blocks of very different widths) and the goldens.
+     */
+    @Test
+    void gpuChecksPassOnASmallDevice() throws Exception {
+        assumeTrue(lib != null, "no g++ to build the emulator");
+        EmulatedCuda.Result r = EmulatedCuda.run(ROOT, Map.of("LD_LIBRARY_PATH", lib.toString(),
+                "LSEQ_EMULATED_DEVICE_BYTES", Integer.toString(16 << 20)), 600,
+                EmulatedCuda.java("io.lseq.gpu.GpuCheck", "--quick", "recurrent-core/src/test/resources/golden")
+                        .toArray(String[]::new));
+        System.out.print(r.output());
+        assertEquals(0, r.status(), r.output());
+        assertTrue(r.output().contains("all GPU checks passed"), r.output());
+    }
+
     @Test
     void benchmarksRunAndCheckTheirResults() throws Exception {
         EmulatedCuda.Result scan = java("io.lseq.gpu.GpuBench", "scan", "2x300x40,1x1000x32");

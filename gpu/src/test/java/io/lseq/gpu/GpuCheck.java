@@ -42,6 +42,9 @@ public final class GpuCheck {
                 "[" + block(70, "glu", 0) + "]", "{\"type\":\"classes\",\"num_classes\":7}"));
         CONFIGS.put("tokens-tied-next", config(32, "{\"type\":\"tokens\",\"vocab_size\":40}", "rms", "erf",
                 "[" + block(32, "glu", 0) + "]", "{\"type\":\"next_token\",\"tie_embeddings\":true}"));
+        // Blocks of very different widths: each device buffer is sized by its own widest block.
+        CONFIGS.put("tokens-wide-narrow-classes", config(64, "{\"type\":\"tokens\",\"vocab_size\":90}", "layer", "erf",
+                "[" + block(256, "none", 0) + "," + block(8, "glu", 1024) + "]", "{\"type\":\"classes\",\"num_classes\":3}"));
     }
 
     static String config(int h, String input, String norm, String gelu, String blocks, String head) {
