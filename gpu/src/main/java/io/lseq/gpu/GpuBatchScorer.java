@@ -290,38 +290,35 @@ public final class GpuBatchScorer implements BatchBackend {
         dev.use();
         lastDeviceMillis = 0;
         int width = model.outputSize();
-        List<Sequence> pass = new ArrayList<>();
-        List<Sequence> wholes = new ArrayList<>();
-        List<Integer> froms = new ArrayList<>();
+        List<Part> pass = new ArrayList<>();
         long rows = 0;
         for (Sequence s : batch) {
             for (int from = 0; from < s.length(); ) {
                 if (rows == maxRows || pass.size() == maxKeys) {
-                    pass(pass, wholes, froms);
+                    pass(pass);
                     rows = 0;
                 }
                 int take = (int) Math.min(s.length() - from, maxRows - rows);
-                pass.add(s.slice(from, from + take, width));
-                wholes.add(s);
-                froms.add(from);
+                pass.add(new Part(s, from, s.slice(from, from + take, width)));
                 rows += take;
                 from += take;
             }
         }
         if (!pass.isEmpty()) {
-            pass(pass, wholes, froms);
+            pass(pass);
         }
     }
 
+    /** Events {@code [from, from + slice.length())} of {@code whole}, as the sequence a pass scores. */
+    private record Part(Sequence whole, int from, Sequence slice) {}
+
     /** One pass over the device; then the slices' outputs go back into their whole sequences. */
-    private void pass(List<Sequence> slices, List<Sequence> wholes, List<Integer> froms) {
-        rows(slices);
-        for (int i = 0; i < slices.size(); i++) {
-            slices.get(i).copyOutTo(wholes.get(i), froms.get(i), model.outputSize());
+    private void pass(List<Part> parts) {
+        rows(parts.stream().map(Part::slice).toList());
+        for (Part p : parts) {
+            p.slice().copyOutTo(p.whole(), p.from(), model.outputSize());
         }
-        slices.clear();
-        wholes.clear();
-        froms.clear();
+        parts.clear();
     }
 
     /** Every block over all rows of {@code seqs} (none empty; they fit {@link #maxRows}). */
