@@ -59,8 +59,11 @@ running_pid() {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   # Guard against a recycled pid: the command line must be our class on our config dir.
+  # (No `| grep -q`: under pipefail, grep leaving early can kill tr with SIGPIPE, status 141.)
+  local cmdline
   if [[ -r "/proc/$pid/cmdline" ]]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$class --configDir $CONF_DIR " || return 1
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")" || return 1
+    [[ "$cmdline" == *"$class --configDir $CONF_DIR "* ]] || return 1
   fi
   echo "$pid"
 }
@@ -160,8 +163,10 @@ resource_params() {
     printf '%s\n' "$output" | tail -n 30 >&2
     die "BashJavaUtils $cmd: expected 2 result lines"
   }
-  JVM_PARAMS="$(printf '%s\n' "$results" | head -n 1)"
-  DYNAMIC_PARAMS="$(printf '%s\n' "$results" | tail -n 1)"
+  # The first and the last line, without `| head`: under pipefail, head leaving before printf has
+  # written a long line kills printf with SIGPIPE, and set -e ended the script with status 141.
+  JVM_PARAMS="${results%%$'\n'*}"
+  DYNAMIC_PARAMS="${results##*$'\n'}"
 }
 
 # The env.java.opts.all of the config (flink-dist's --add-opens list for Java 17).

@@ -45,8 +45,11 @@ running_pid() {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   # Guard against a recycled pid: the command line must be our kafka.Kafka on our config.
+  # (No `| grep -q`: under pipefail, grep leaving early can kill tr with SIGPIPE, status 141.)
+  local cmdline
   if [[ -r "/proc/$pid/cmdline" ]]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka.Kafka $RUN_DIR/server.properties" || return 1
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")" || return 1
+    [[ "$cmdline" == *"kafka.Kafka $RUN_DIR/server.properties"* ]] || return 1
   fi
   echo "$pid"
 }
