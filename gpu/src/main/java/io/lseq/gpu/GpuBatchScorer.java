@@ -379,16 +379,18 @@ public final class GpuBatchScorer implements BatchBackend {
         long[] total = new long[1];
         jcuda.driver.JCudaDriver.cuMemGetInfo(free, total);
         long budget = free[0] / 4 * 3;
-        maxKeys = Math.max(1, budget / 4 / keyBytes());
-        long forRows = budget - maxKeys * keyBytes();
+        long keyBytes = keyBytes();
+        long rowBytes = rowBytes();
+        maxKeys = Math.max(1, budget / 4 / keyBytes);
+        long forRows = budget - maxKeys * keyBytes;
         long headChunk = Math.max(64, HEAD_FLOATS / headOut);
-        long fit = forRows / (rowBytes() + 4L * headOut);
+        long fit = forRows / (rowBytes + 4L * headOut);
         if (fit > headChunk) {
-            fit = (forRows - 4L * headOut * headChunk) / rowBytes();
+            fit = (forRows - 4L * headOut * headChunk) / rowBytes;
         }
         if (fit < Math.min(MIN_PASS_ROWS, rowCap)) {
             throw new GpuUnavailableException(dev.describe() + " has " + (free[0] >> 20) + " MB free after the "
-                    + "weights: too little for passes of " + MIN_PASS_ROWS + " events at " + (rowBytes() + 4L * headOut)
+                    + "weights: too little for passes of " + MIN_PASS_ROWS + " events at " + (rowBytes + 4L * headOut)
                     + " bytes each");
         }
         maxRows = Math.min(Math.min(fit, rowCap), Integer.MAX_VALUE / widestRow());
@@ -400,10 +402,9 @@ public final class GpuBatchScorer implements BatchBackend {
      * look-back for 64-row tiles (the shortest).
      */
     private long rowBytes() {
-        long n = 0;
+        long n = widestState();
         long mlp = 0;
         for (LruBlock b : blocks) {
-            n = Math.max(n, b.n);
             mlp = Math.max(mlp, b.mlpHidden);
         }
         return 4L * (5 * h + (cfg.input().tokens() ? 1 : cfg.input().dim()) + model.outputSize()) + 8 * n + 4 * mlp
@@ -415,11 +416,17 @@ public final class GpuBatchScorer implements BatchBackend {
      * row), its row bounds and scan tile start, and one partial tile of the scan's look-back.
      */
     private long keyBytes() {
+        long n = widestState();
+        return 2 * Math.max(8 * n, 4L * h) + 12 + tileBytes(channelTiles(n));
+    }
+
+    /** The largest d_state over the blocks. */
+    private long widestState() {
         long n = 0;
         for (LruBlock b : blocks) {
             n = Math.max(n, b.n);
         }
-        return 2 * Math.max(8 * n, 4L * h) + 12 + tileBytes(channelTiles(n));
+        return n;
     }
 
     private static long channelTiles(long n) {

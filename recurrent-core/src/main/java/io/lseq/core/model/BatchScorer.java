@@ -106,11 +106,9 @@ public final class BatchScorer implements BatchBackend {
         return groups;
     }
 
+    /** One key's run (not empty) over all threads, by rows and by scan chunks. */
     private void run(Sequence s, Parallel p) {
         int length = s.length();
-        if (length == 0) {
-            return;
-        }
         int h = model.config().dModel();
         float[] values = s.state().values();
         long pos0 = s.state().position();
@@ -137,7 +135,7 @@ public final class BatchScorer implements BatchBackend {
         s.state().advance(length);
     }
 
-    /** Keys together on the calling thread: {@link Block#sequenceKeys}. */
+    /** Keys together (no run empty) on the calling thread: {@link Block#sequenceKeys}. */
     private void runKeys(List<Sequence> keys) {
         int count = keys.size();
         int h = model.config().dModel();
@@ -173,12 +171,10 @@ public final class BatchScorer implements BatchBackend {
                 ys[t] = head.predictive() ? (t == 0 ? yBefore[k] : x[start[k] + t - 1]) : x[start[k] + t];
             }
             head.emitRun(ys, s.tokens(), s.features(), s.out(), 0, len);
-            if (len > 0) {
-                if (head.predictive()) {
-                    System.arraycopy(x[start[k] + len - 1], 0, states[k], headOff, h);
-                }
-                s.state().advance(len);
+            if (head.predictive()) {
+                System.arraycopy(x[start[k] + len - 1], 0, states[k], headOff, h);
             }
+            s.state().advance(len);
         }
     }
 
