@@ -8,8 +8,13 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
 import io.lseq.core.format.ModelConfig;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * Parses and validates one record against EVENTS.md and the model's input. A record that fails
@@ -27,6 +32,9 @@ public final class EventParser {
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build())
             .build();
+    /** Eight record bytes at a time, for the ASCII fast path of {@link #badUtf8}. */
+    private static final VarHandle WORD = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.nativeOrder());
+    private static final int KEY = 1, TS = 2, ID = 4, TOKEN = 8, FEATURES = 16;
 
     private final boolean tokens;
     private final int vocabSize;
@@ -48,6 +56,12 @@ public final class EventParser {
     public Event parse(byte[] record, int off, int len, String fallbackKey) throws InvalidEventException {
         if (len > MAX_RECORD_BYTES) {
             throw tooLarge(len);
+        }
+        // Jackson passes some malformed UTF-8 (overlong forms, encoded surrogates) as characters.
+        int bad = badUtf8(record, off, len);
+        if (bad >= 0) {
+            throw new InvalidEventException("not valid UTF-8 (byte 0x" + Integer.toHexString(record[off + bad] & 0xff)
+                    + " at offset " + bad + ")");
         }
         try (JsonParser p = JSON.createParser(record, off, len)) {
             return read(p, fallbackKey);
@@ -83,17 +97,22 @@ public final class EventParser {
         boolean hasToken = false;
         long token = 0;
         float[] features = null;
+        int seen = 0; // the known fields read so far, as bits
+        String unknown = null; // the first unknown field's name; then all of them in unknowns
+        Set<String> unknowns = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             JsonToken v = p.nextToken();
             switch (field) {
                 case "key":
+                    seen = once(seen, KEY, field);
                     if (v != JsonToken.VALUE_STRING) {
                         throw new InvalidEventException("key must be a string, got " + describe(v));
                     }
                     key = p.getText();
                     break;
                 case "ts":
+                    seen = once(seen, TS, field);
                     if (v == JsonToken.VALUE_NULL) {
                         break;
                     }
@@ -103,6 +122,7 @@ public final class EventParser {
                     ts = p.getLongValue();
                     break;
                 case "id":
+                    seen = once(seen, ID, field);
                     if (v == JsonToken.VALUE_NULL) {
                         break;
                     }
@@ -110,8 +130,10 @@ public final class EventParser {
                         throw new InvalidEventException("id must be a string, got " + describe(v));
                     }
                     id = p.getText();
+                    checkUnicode("id", id);
                     break;
                 case "token":
+                    seen = once(seen, TOKEN, field);
                     if (v != JsonToken.VALUE_NUMBER_INT) {
                         throw new InvalidEventException("token must be an integer, got "
                                 + (v == JsonToken.VALUE_NUMBER_FLOAT && p.isNaN() ? "NaN" : describe(v))
@@ -121,10 +143,23 @@ public final class EventParser {
                     token = p.getNumberType() == JsonParser.NumberType.BIG_INTEGER ? Long.MAX_VALUE : p.getLongValue();
                     break;
                 case "features":
+                    seen = once(seen, FEATURES, field);
                     features = features(p, v);
                     break;
                 default:
-                    p.skipChildren(); // unknown fields are ignored
+                    // Unknown fields are ignored, but not when repeated. Most events have at most one.
+                    if (unknown == null) {
+                        unknown = field;
+                    } else {
+                        if (unknowns == null) {
+                            unknowns = new HashSet<>();
+                            unknowns.add(unknown);
+                        }
+                        if (!unknowns.add(field)) {
+                            throw duplicate(field);
+                        }
+                    }
+                    p.skipChildren();
             }
         }
         if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) {
@@ -140,6 +175,7 @@ public final class EventParser {
         if (keyBytes == 0 || keyBytes > MAX_KEY_BYTES) {
             throw new InvalidEventException("key is " + keyBytes + " UTF-8 bytes, must be 1.." + MAX_KEY_BYTES);
         }
+        checkUnicode("key", key);
         if (hasToken && features != null) {
             throw new InvalidEventException("event has both token and features, needs exactly one");
         }
@@ -186,6 +222,78 @@ public final class EventParser {
             f[n++] = x;
         }
         return n == f.length ? f : Arrays.copyOf(f, n);
+    }
+
+    /** {@code seen} with {@code bit} added; rejects a field that was already read. */
+    private static int once(int seen, int bit, String field) throws InvalidEventException {
+        if ((seen & bit) != 0) {
+            throw duplicate(field);
+        }
+        return seen | bit;
+    }
+
+    private static InvalidEventException duplicate(String field) {
+        return new InvalidEventException("duplicate field \"" + clip(field) + "\"");
+    }
+
+    /** Rejects text with an unpaired surrogate (a JSON escape of a lone UTF-16 unit): it has no UTF-8 form. */
+    private static void checkUnicode(String field, String s) throws InvalidEventException {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isSurrogate(c)) {
+                if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    i++;
+                } else {
+                    throw new InvalidEventException(field + " is not valid Unicode (unpaired surrogate \\u"
+                            + Integer.toHexString(c) + " at char " + i + ")");
+                }
+            }
+        }
+    }
+
+    /**
+     * The offset of the first byte of the first malformed sequence in {@code b[off..off+len)}, or -1 when it is
+     * well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF, no cut sequence).
+     */
+    static int badUtf8(byte[] b, int off, int len) {
+        int end = off + len;
+        int i = off;
+        while (i < end) {
+            if (i + 8 <= end && ((long) WORD.get(b, i) & 0x8080808080808080L) == 0) {
+                i += 8; // eight ASCII bytes
+                continue;
+            }
+            int c = b[i] & 0xff;
+            if (c < 0x80) {
+                i++;
+                continue;
+            }
+            int more;
+            int lo = 0x80; // the range of the second byte (Unicode table 3-7)
+            int hi = 0xbf;
+            if (c >= 0xc2 && c <= 0xdf) {
+                more = 1;
+            } else if (c >= 0xe0 && c <= 0xef) {
+                more = 2;
+                lo = c == 0xe0 ? 0xa0 : lo; // not overlong
+                hi = c == 0xed ? 0x9f : hi; // not a surrogate
+            } else if (c >= 0xf0 && c <= 0xf4) {
+                more = 3;
+                lo = c == 0xf0 ? 0x90 : lo; // not overlong
+                hi = c == 0xf4 ? 0x8f : hi; // not above U+10FFFF
+            } else {
+                return i - off;
+            }
+            if (end - i <= more) {
+                return i - off;
+            }
+            int c1 = b[i + 1] & 0xff;
+            if (c1 < lo || c1 > hi || more > 1 && (b[i + 2] & 0xc0) != 0x80 || more > 2 && (b[i + 3] & 0xc0) != 0x80) {
+                return i - off;
+            }
+            i += more + 1;
+        }
+        return -1;
     }
 
     private static int utf8Length(String s) {
