@@ -10,8 +10,10 @@ import io.lseq.connectors.event.Score;
 import io.lseq.connectors.json.Json;
 import io.lseq.core.testing.TestModels;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -84,6 +86,32 @@ class ScoreCommandTest {
                 assertEquals(seq++, sc.seq());
             }
         }
+    }
+
+    @Test
+    void duplicateFieldsAndBadUnicodeAreDeadLettered() throws IOException {
+        Path in = tmp.resolve("strict.jsonl");
+        Files.writeString(in, "{\"key\": \"card-\\ud83d\\ude00\", \"token\": 17, \"id\": \"\u00e9\ud83d\ude00\"}\n"
+                + "{\"key\": \"card-4411\", \"key\": \"card-0007\", \"token\": 3}\n"
+                + "{\"key\": \"card-\\ud800\", \"token\": 3}\n"
+                + "{\"key\": \"card-4411\", \"token\": 3, \"id\": \"x\\udc00\"}\n");
+        byte[] notUtf8 = "{\"key\": \"card-?\", \"token\": 3}\n".getBytes(StandardCharsets.US_ASCII);
+        notUtf8[14] = (byte) 0xff;
+        Files.write(in, notUtf8, StandardOpenOption.APPEND);
+        Path out = tmp.resolve("scores.jsonl");
+        Path dead = tmp.resolve("dead.jsonl");
+        CliRunner.Result r = CliRunner.run("score", "--model", MODEL.toString(), "--input", in.toString(), "--output",
+                out.toString(), "--dead-letter", dead.toString(), "--quiet");
+        assertEquals(0, r.status(), r.err());
+        List<String> scores = Files.readAllLines(out);
+        assertEquals(1, scores.size(), String.join("\n", scores));
+        Score s = Json.parseScore(scores.get(0));
+        assertEquals("card-\ud83d\ude00", s.key());
+        assertEquals("\u00e9\ud83d\ude00", s.id());
+        List<String> errors = Files.readAllLines(dead).stream().map(l -> Json.parseDeadLetter(l).error()).toList();
+        assertEquals(List.of("duplicate field \"key\"", "key is not valid Unicode (unpaired surrogate \\ud800 at char 5)",
+                "id is not valid Unicode (unpaired surrogate \\udc00 at char 1)", "not valid UTF-8 (byte 0xff at offset 14)"),
+                errors);
     }
 
     @Test
