@@ -1,6 +1,6 @@
 package io.lseq.bench;
 
-import io.lseq.flink.io.RawRecord;
+import io.lseq.connectors.RawRecord;
 import java.nio.charset.StandardCharsets;
 import org.apache.flink.connector.datagen.source.GeneratorFunction;
 

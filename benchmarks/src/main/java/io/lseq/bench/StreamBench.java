@@ -5,7 +5,7 @@ import io.lseq.connectors.event.Score;
 import io.lseq.core.model.KeyState;
 import io.lseq.core.model.Model;
 import io.lseq.core.model.Scorer;
-import io.lseq.flink.io.RawRecord;
+import io.lseq.connectors.RawRecord;
 import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ModelSource;
 import io.lseq.flink.job.ScoringJob;

@@ -1,7 +1,9 @@
 package io.lseq.gpu;
 
+import io.lseq.core.model.DeviceUnavailableException;
+
 /** There is no usable CUDA device here; the message says why in one line. */
-public final class GpuUnavailableException extends RuntimeException {
+public final class GpuUnavailableException extends DeviceUnavailableException {
     private static final long serialVersionUID = 1L;
 
     /** @param message why, in one line */

@@ -1,6 +1,6 @@
 package io.lseq.flink.job;
 
-import io.lseq.flink.io.Endpoint;
+import io.lseq.connectors.Endpoint;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Properties;

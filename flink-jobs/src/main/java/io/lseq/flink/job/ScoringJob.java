@@ -5,10 +5,10 @@ import io.lseq.connectors.event.Event;
 import io.lseq.connectors.event.Score;
 import io.lseq.connectors.json.Json;
 import io.lseq.core.model.Model;
-import io.lseq.flink.io.Endpoint;
-import io.lseq.flink.io.FileIO;
-import io.lseq.flink.io.KafkaIO;
-import io.lseq.flink.io.RawRecord;
+import io.lseq.connectors.Endpoint;
+import io.lseq.connectors.file.FileIO;
+import io.lseq.connectors.kafka.KafkaIO;
+import io.lseq.connectors.RawRecord;
 import io.lseq.flink.operator.ParseEvents;
 import io.lseq.flink.operator.ScoringOperator;
 import java.nio.charset.StandardCharsets;
@@ -57,11 +57,14 @@ public final class ScoringJob {
         return c;
     }
 
-    /** Adds the whole job to {@code env}. */
+    /** Adds the whole job to {@code env}, reading the model from {@code o.model}. */
     public static void build(StreamExecutionEnvironment env, JobOptions o) {
-        ModelSource model = ModelSource.read(o.model);
-        Model m = model.load();
-        DataStream<Event> events = events(env, o, m);
+        build(env, o, ModelSource.read(o.model));
+    }
+
+    /** Adds the whole job to {@code env}, with a model already read on the client. */
+    public static void build(StreamExecutionEnvironment env, JobOptions o, ModelSource model) {
+        DataStream<Event> events = events(env, o, model.clientModel());
         sinkScores(score(events, o, model), o);
     }
 
@@ -69,7 +72,7 @@ public final class ScoringJob {
     public static DataStream<Event> events(StreamExecutionEnvironment env, JobOptions o, Model model) {
         DataStreamSource<RawRecord> raw;
         if (o.source.kafka()) {
-            String group = o.groupId != null ? o.groupId : "lseq-" + model.config().name();
+            String group = o.groupId != null ? o.groupId : KafkaIO.defaultGroupId(model.config().name());
             raw = env.fromSource(KafkaIO.source(o.source, group, o.kafkaProperties, o.kafkaUntilEnd),
                     WatermarkStrategy.noWatermarks(), "events " + o.source);
         } else {

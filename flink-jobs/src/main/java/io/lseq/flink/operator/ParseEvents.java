@@ -5,7 +5,7 @@ import io.lseq.connectors.event.Event;
 import io.lseq.connectors.event.EventParser;
 import io.lseq.connectors.event.InvalidEventException;
 import io.lseq.core.format.ModelConfig;
-import io.lseq.flink.io.RawRecord;
+import io.lseq.connectors.RawRecord;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;

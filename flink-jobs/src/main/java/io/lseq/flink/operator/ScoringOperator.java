@@ -33,17 +33,16 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
  * ({@value #STATE_NAME}, through {@link KeyStateSerializer}) and emits one score per event, in
  * the order the key's events arrive.
  *
- * <p>With a state TTL, a key idle for longer than the TTL (processing time) loses its state and
- * starts afresh; expiry runs on processing-time timers rounded to a tenth of the TTL, so it is
- * exact to that granularity and the {@code keysWithState} gauge stays exact.
+ * <p>With a state TTL ({@link StateTtl}), a key idle for longer than the TTL (processing time)
+ * loses its state and starts afresh; the {@code keysWithState} gauge stays exact.
  *
- * <p>Micro-batching (optional): events of up to {@code microBatch} different keys are held and
- * stepped together ({@link Scorer#stepKeys}: the products of all keys at once, each weight read
- * once per four keys), at the latest {@code microBatchWait} after the first of them arrived. An
- * event whose key is already held flushes the batch first, so each key's events keep their
- * order. The batch is flushed before every checkpoint barrier ({@link #prepareSnapshotPreBarrier})
- * and at the end of a bounded input, so checkpoints never hold buffered events and
- * exactly-once is unchanged.
+ * <p>Every event goes through a {@link MicroBatch}. Its capacity is 1 unless micro-batching is
+ * on, and then each event is scored as it arrives. With micro-batching, events of up to
+ * {@code microBatch} different keys are held and stepped together, at the latest
+ * {@code microBatchWait} after the first of them arrived. An event whose key is already held
+ * flushes the batch first, so each key's events keep their order. The batch is flushed before
+ * every checkpoint barrier ({@link #prepareSnapshotPreBarrier}), watermark and the end of a
+ * bounded input, so checkpoints never hold buffered events and exactly-once is unchanged.
  *
  * <p>Metrics (group {@code lseq}): {@code eventsIn}, {@code scoresOut}, {@code keysWithState},
  * {@code stepTimeNanos} (histogram of the model step per event), {@code latencyNanos}
@@ -58,7 +57,6 @@ public final class ScoringOperator extends AbstractStreamOperator<Score>
     public static final String UID = "lseq-scoring";
     /** Name of the keyed state holding each key's {@link KeyState}. */
     public static final String STATE_NAME = "key-state";
-    private static final String LAST_SEEN = "last-seen";
 
     private final ModelSource modelSource;
     private final long ttlMillis;
@@ -71,6 +69,7 @@ public final class ScoringOperator extends AbstractStreamOperator<Score>
     private transient boolean probs;
     private transient ValueState<KeyState> states;
     private transient ValueState<Long> lastSeen;
+    private transient StateTtl ttl;
     private transient InternalTimerService<VoidNamespace> timers;
     private transient Counter eventsIn;
     private transient Counter scoresOut;
@@ -78,16 +77,8 @@ public final class ScoringOperator extends AbstractStreamOperator<Score>
     private transient Histogram latency;
     private transient Histogram batchSize;
     private transient long keys;
-    // The held micro-batch: events, their record timestamps, arrival times and key states.
-    private transient Event[] held;
-    private transient long[] heldTimestamps;
-    private transient boolean[] heldHasTimestamp;
-    private transient long[] heldSince;
-    private transient KeyState[] heldStates;
-    private transient int[] heldTokens;
-    private transient float[][] heldFeatures;
-    private transient float[][] heldOuts;
-    private transient int count;
+    private transient MicroBatch batch;
+    private transient StreamRecord<Score> out;
     private transient ScheduledFuture<?> flushTimer;
 
     /**
@@ -123,7 +114,7 @@ public final class ScoringOperator extends AbstractStreamOperator<Score>
         model = modelSource.load();
         states = getPartitionedState(stateDescriptor(model));
         if (ttlMillis > 0) {
-            lastSeen = getPartitionedState(new ValueStateDescriptor<>(LAST_SEEN, LongSerializer.INSTANCE));
+            lastSeen = getPartitionedState(new ValueStateDescriptor<>(StateTtl.LAST_SEEN, LongSerializer.INSTANCE));
         }
         if (context.isRestored()) {
             // Restored keys count too; counting them once here keeps the gauge exact afterwards.
@@ -140,6 +131,9 @@ public final class ScoringOperator extends AbstractStreamOperator<Score>
         modelName = model.config().name();
         probs = model.emitsProbabilities();
         timers = getInternalTimerService("lseq-ttl", VoidNamespaceSerializer.INSTANCE, this);
+        if (ttlMillis > 0) {
+            ttl = new StateTtl(ttlMillis, lastSeen, timers);
+        }
         MetricGroup g = getMetricGroup().addGroup("lseq");
         eventsIn = g.counter("eventsIn");
         scoresOut = g.counter("scoresOut");
@@ -148,144 +142,84 @@ public final class ScoringOperator extends AbstractStreamOperator<Score>
         latency = g.histogram("latencyNanos", new DescriptiveStatisticsHistogram(4096));
         if (microBatch > 1) {
             batchSize = g.histogram("microBatchSize", new DescriptiveStatisticsHistogram(1024));
-            held = new Event[microBatch];
-            heldTimestamps = new long[microBatch];
-            heldHasTimestamp = new boolean[microBatch];
-            heldSince = new long[microBatch];
-            heldStates = new KeyState[microBatch];
-            heldOuts = new float[microBatch][model.outputSize()];
-            if (model.config().input().tokens()) {
-                heldTokens = new int[microBatch];
-            } else {
-                heldFeatures = new float[microBatch][];
-            }
         }
+        batch = new MicroBatch(microBatch, model);
+        out = new StreamRecord<>(null);
     }
 
     @Override
     public void processElement(StreamRecord<Event> record) throws Exception {
         eventsIn.inc();
-        if (microBatch > 1) {
-            hold(record);
-            return;
-        }
-        long arrived = System.nanoTime();
         Event e = record.getValue();
-        KeyState st = stateOfCurrentKey();
-        long seq = model.nextSeq(st);
-        float[] values = new float[model.outputSize()];
-        long t0 = System.nanoTime();
-        if (e.features() == null) {
-            scorer.stepToken(st, e.token(), values);
-        } else {
-            scorer.stepFeatures(st, e.features(), values);
+        if (batch.holds(e.key())) {
+            flush(); // the key's earlier event first
         }
-        stepTime.update(System.nanoTime() - t0); // the model step alone, as in micro-batches
-        store(st);
-        output.collect(record.replace(new Score(e.key(), seq, e.ts(), e.id(), modelName, values, probs)));
-        scoresOut.inc();
-        latency.update(System.nanoTime() - arrived);
-    }
-
-    /** The current key's state, a fresh one for a new key. */
-    private KeyState stateOfCurrentKey() throws Exception {
-        KeyState st = states.value();
-        if (st == null) {
-            st = model.newState();
-            keys++;
-        }
-        return st;
-    }
-
-    /** Stores the current key's state, and with a TTL its last-seen time and expiry timer. */
-    private void store(KeyState st) throws Exception {
-        states.update(st);
-        if (ttlMillis > 0) {
-            long now = getProcessingTimeService().getCurrentProcessingTime();
-            lastSeen.update(now);
-            long granule = Math.max(1, ttlMillis / 10);
-            timers.registerProcessingTimeTimer(VoidNamespace.INSTANCE, ((now + ttlMillis) / granule + 1) * granule);
-        }
-    }
-
-    private void hold(StreamRecord<Event> record) throws Exception {
-        Event e = record.getValue();
-        String key = e.key();
-        int hash = key.hashCode();
-        for (int i = 0; i < count; i++) {
-            String k = held[i].key();
-            if (k.hashCode() == hash && k.equals(key)) {
-                flush(); // the key's earlier event first
-                setCurrentKey(key);
-                break;
-            }
-        }
-        held[count] = e;
-        heldHasTimestamp[count] = record.hasTimestamp();
-        heldTimestamps[count] = record.getTimestamp();
-        heldSince[count] = System.nanoTime();
-        count++;
-        if (count == microBatch) {
+        batch.add(e, record.hasTimestamp(), record.getTimestamp(), System.nanoTime());
+        if (batch.isFull() || microBatchWaitMillis == 0) {
             flush();
-        } else if (count == 1 && microBatchWaitMillis > 0) {
+        } else if (batch.size() == 1) {
             long due = getProcessingTimeService().getCurrentProcessingTime() + microBatchWaitMillis;
             flushTimer = getProcessingTimeService().registerTimer(due, t -> flush());
-        } else if (microBatchWaitMillis == 0) {
-            flush();
         }
     }
 
-    /** Steps the held events together and emits their scores in arrival order. */
+    /** Scores the held events together and emits their scores in arrival order. */
     private void flush() throws Exception {
         if (flushTimer != null) {
             flushTimer.cancel(false);
             flushTimer = null;
         }
-        int n = count;
+        int n = batch.size();
         if (n == 0) {
             return;
         }
         Object keyBefore = getCurrentKey();
-        long[] seqs = new long[n];
         for (int i = 0; i < n; i++) {
-            Event e = held[i];
-            setCurrentKey(e.key());
-            heldStates[i] = stateOfCurrentKey();
-            seqs[i] = model.nextSeq(heldStates[i]);
-            if (heldTokens != null) {
-                heldTokens[i] = e.token();
-            } else {
-                heldFeatures[i] = e.features();
+            MicroBatch.Held h = batch.get(i);
+            select(h.event.key());
+            KeyState st = states.value();
+            if (st == null) {
+                st = model.newState();
+                keys++;
             }
+            h.state = st;
+            h.seq = model.nextSeq(st);
         }
         long t0 = System.nanoTime();
-        scorer.stepKeys(heldStates, heldTokens, heldFeatures, n, heldOuts);
-        long perEvent = (System.nanoTime() - t0) / n;
-        batchSize.update(n);
-        StreamRecord<Score> out = new StreamRecord<>(null);
+        batch.step(scorer);
+        long perEvent = (System.nanoTime() - t0) / n; // the model step alone
+        if (batchSize != null) {
+            batchSize.update(n);
+        }
         for (int i = 0; i < n; i++) {
-            Event e = held[i];
-            setCurrentKey(e.key());
-            store(heldStates[i]);
+            MicroBatch.Held h = batch.get(i);
+            Event e = h.event;
+            select(e.key());
+            states.update(h.state);
+            if (ttl != null) {
+                ttl.touch(getProcessingTimeService().getCurrentProcessingTime());
+            }
             stepTime.update(perEvent);
-            Score score = new Score(e.key(), seqs[i], e.ts(), e.id(), modelName, heldOuts[i].clone(), probs);
-            if (heldHasTimestamp[i]) {
-                output.collect(out.replace(score, heldTimestamps[i]));
+            Score score = new Score(e.key(), h.seq, e.ts(), e.id(), modelName, h.out.clone(), probs);
+            if (h.hasTimestamp) {
+                output.collect(out.replace(score, h.timestamp));
             } else {
                 out.eraseTimestamp();
                 output.collect(out.replace(score));
             }
             scoresOut.inc();
-            latency.update(System.nanoTime() - heldSince[i]);
-            held[i] = null;
-            heldStates[i] = null;
-            if (heldFeatures != null) {
-                heldFeatures[i] = null;
-            }
+            latency.update(System.nanoTime() - h.arrivedNanos);
         }
-        count = 0;
+        batch.clear();
         if (keyBefore != null) {
-            setCurrentKey(keyBefore);
+            select(keyBefore);
+        }
+    }
+
+    /** Makes {@code key} the current key, unless it is already (the event-by-event path's case). */
+    private void select(Object key) {
+        if (!key.equals(getCurrentKey())) {
+            setCurrentKey(key);
         }
     }
 
@@ -316,10 +250,8 @@ public final class ScoringOperator extends AbstractStreamOperator<Score>
     @Override
     public void onProcessingTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
         flush(); // a held event of this key counts as seen before its state may expire
-        Long seen = lastSeen.value();
-        if (seen != null && seen + ttlMillis <= timer.getTimestamp()) {
+        if (ttl != null && ttl.expire(timer.getTimestamp())) {
             states.clear();
-            lastSeen.clear();
             keys--;
         }
     }

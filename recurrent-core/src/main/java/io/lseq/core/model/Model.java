@@ -66,15 +66,34 @@ public final class Model {
      * @throws ModelFormatException naming the file and the field or tensor at fault
      */
     public static Model load(Path dir) {
+        ModelConfig config = ConfigParser.read(configFile(dir));
+        Path weights = weightsFile(dir);
+        return new Model(config, new Weights(weights.toString(), SafeTensors.read(weights)));
+    }
+
+    /**
+     * {@code dir/config.json}, checking first that {@code dir} is a directory.
+     *
+     * @throws ModelFormatException when {@code dir} is not a directory
+     */
+    public static Path configFile(Path dir) {
         if (!Files.isDirectory(dir)) {
             throw new ModelFormatException(dir.toString(), Files.exists(dir) ? "is not a directory" : "no such model directory");
         }
-        ModelConfig config = ConfigParser.read(dir.resolve("config.json"));
+        return dir.resolve("config.json");
+    }
+
+    /**
+     * {@code dir/model.safetensors}.
+     *
+     * @throws ModelFormatException when there is no such file
+     */
+    public static Path weightsFile(Path dir) {
         Path weights = dir.resolve("model.safetensors");
         if (!Files.isRegularFile(weights)) {
             throw new ModelFormatException(weights.toString(), "no such file");
         }
-        return new Model(config, new Weights(weights.toString(), SafeTensors.read(weights)));
+        return weights;
     }
 
     /**

@@ -59,10 +59,10 @@ class KubernetesManifestTest {
         String dockerfile = Files.readString(K8S.resolve("Dockerfile"));
         String jar = job.path("jarURI").asText();
         assertTrue(jar.startsWith("local://"), jar);
-        assertTrue(dockerfile.contains("COPY flink-jobs/target/lseq-job.jar " + jar.substring("local://".length())),
+        assertTrue(dockerfile.contains("COPY cli/target/lseq-job.jar " + jar.substring("local://".length())),
                 "the image puts the job jar where jarURI says");
         assertTrue(dockerfile.contains(" " + o.model), "the image holds the model at " + o.model);
-        assertTrue(Files.readString(ROOT.resolve("flink-jobs/pom.xml")).contains("<finalName>lseq-job</finalName>"),
+        assertTrue(Files.readString(ROOT.resolve("cli/pom.xml")).contains("<finalName>lseq-job</finalName>"),
                 "the build produces lseq-job.jar");
     }
 

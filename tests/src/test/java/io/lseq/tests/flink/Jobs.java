@@ -3,7 +3,7 @@ package io.lseq.tests.flink;
 import io.lseq.cli.Main;
 import io.lseq.connectors.event.Score;
 import io.lseq.connectors.json.Json;
-import io.lseq.flink.io.Endpoint;
+import io.lseq.connectors.Endpoint;
 import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ScoringJob;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package io.lseq.tests.flink;
 
-import io.lseq.flink.io.Endpoint;
+import io.lseq.connectors.Endpoint;
 import io.lseq.flink.job.JobOptions;
 import io.lseq.tests.kafka.EmbeddedKafka;
 import java.nio.charset.StandardCharsets;

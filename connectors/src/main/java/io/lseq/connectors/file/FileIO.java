@@ -1,5 +1,7 @@
-package io.lseq.flink.io;
+package io.lseq.connectors.file;
 
+import io.lseq.connectors.Endpoint;
+import io.lseq.connectors.RawRecord;
 import io.lseq.connectors.event.DeadLetter;
 import io.lseq.connectors.event.Score;
 import io.lseq.connectors.json.Json;

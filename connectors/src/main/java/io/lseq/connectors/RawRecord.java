@@ -1,4 +1,4 @@
-package io.lseq.flink.io;
+package io.lseq.connectors;
 
 /**
  * One record as read, before parsing: its bytes, the Kafka record key if any, and where it was

@@ -1,7 +1,7 @@
-package io.lseq.flink.backfill;
+package io.lseq.connectors.kafka;
 
 import io.lseq.connectors.event.DeadLetter;
-import io.lseq.flink.io.Endpoint;
+import io.lseq.connectors.Endpoint;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;

@@ -2,7 +2,7 @@ package io.lseq.cli;
 
 import io.lseq.core.format.ModelFormatException;
 import io.lseq.flink.state.StateMismatchException;
-import io.lseq.gpu.GpuUnavailableException;
+import io.lseq.core.model.DeviceUnavailableException;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
@@ -57,8 +57,8 @@ public final class Main {
             return 2;
         } catch (StateMismatchException e) {
             return fail(prefix + e.getMessage(), e);
-        } catch (GpuUnavailableException e) {
-            return fail(prefix + "--device gpu: " + e.getMessage(), e);
+        } catch (DeviceUnavailableException e) {
+            return fail(prefix + "--device " + args.get("device", "") + ": " + e.getMessage(), e);
         } catch (ModelFormatException e) {
             return fail(prefix + "bad model: " + e.getMessage(), e);
         } catch (NoSuchFileException e) {

@@ -4,12 +4,13 @@ import io.lseq.connectors.event.DeadLetter;
 import io.lseq.connectors.event.Event;
 import io.lseq.connectors.event.EventParser;
 import io.lseq.connectors.file.JsonLinesReader;
+import io.lseq.core.model.BatchBackends;
 import io.lseq.core.model.Model;
 import io.lseq.flink.backfill.Backfill;
-import io.lseq.flink.backfill.KafkaHistory;
+import io.lseq.connectors.kafka.KafkaHistory;
+import io.lseq.connectors.kafka.KafkaIO;
 import io.lseq.flink.savepoint.SavepointBuilder;
-import io.lseq.flink.io.Endpoint;
-import io.lseq.gpu.Backends;
+import io.lseq.connectors.Endpoint;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -61,8 +62,9 @@ public final class BackfillCommand implements Command {
     public int run(Args a) throws Exception {
         Model model = Model.load(Path.of(a.get("model")));
         String device = a.get("device", "auto");
-        if (!device.equals("auto") && !device.equals("cpu") && !device.equals("gpu")) {
-            throw new UsageException("--device must be auto, cpu or gpu, got '" + device + "'");
+        if (!BatchBackends.names().contains(device)) {
+            throw new UsageException("--device must be " + String.join(", ", BatchBackends.names()) + ", got '"
+                    + device + "'");
         }
         String input = a.get("input");
         Endpoint src;
@@ -84,11 +86,11 @@ public final class BackfillCommand implements Command {
         int window = a.positiveInt("window", 1_000_000);
         int maxParallelism = a.positiveInt("max-parallelism", 128);
         Properties kafka = a.properties("kafka-property");
-        String group = a.get("group-id", "lseq-" + model.config().name());
+        String group = a.get("group-id", KafkaIO.defaultGroupId(model.config().name()));
         boolean quiet = a.has("quiet");
-        Backends.Choice choice;
+        BatchBackends.Choice choice;
         try {
-            choice = Backends.open(device, model, Path.of(a.get("model")), threads);
+            choice = BatchBackends.open(device, model, Path.of(a.get("model")), threads);
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

@@ -1,4 +1,4 @@
-package io.lseq.flink.io;
+package io.lseq.connectors;
 
 import java.io.Serializable;
 

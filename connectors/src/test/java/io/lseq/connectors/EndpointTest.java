@@ -1,4 +1,4 @@
-package io.lseq.flink.io;
+package io.lseq.connectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

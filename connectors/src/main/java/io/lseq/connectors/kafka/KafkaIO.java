@@ -1,5 +1,7 @@
-package io.lseq.flink.io;
+package io.lseq.connectors.kafka;
 
+import io.lseq.connectors.Endpoint;
+import io.lseq.connectors.RawRecord;
 import io.lseq.connectors.event.DeadLetter;
 import io.lseq.connectors.event.EventParser;
 import io.lseq.connectors.event.Score;
@@ -29,6 +31,15 @@ public final class KafkaIO {
     static final String TRANSACTION_TIMEOUT_MS = "60000";
 
     private KafkaIO() {}
+
+    /**
+     * The consumer group of a model's streaming job and of its backfill, unless the user names
+     * one: the same default on both sides, so a backfill commits its stop offsets where the job
+     * will resume.
+     */
+    public static String defaultGroupId(String modelName) {
+        return "lseq-" + modelName;
+    }
 
     /**
      * A source of raw records from {@code topic}: it resumes from the group's committed offsets

@@ -1,8 +1,7 @@
-package io.lseq.flink.job;
+package io.lseq.cli;
 
-import io.lseq.cli.Args;
-import io.lseq.cli.RunCommand;
-import io.lseq.cli.UsageException;
+import io.lseq.flink.job.JobOptions;
+import io.lseq.flink.job.ScoringJob;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /**

@@ -1,8 +1,8 @@
-package io.lseq.flink.io;
+package io.lseq.connectors.file;
 
+import io.lseq.connectors.RawRecord;
 import io.lseq.connectors.event.EventParser;
 import io.lseq.connectors.event.DeadLetter;
-import io.lseq.connectors.file.JsonLinesReader;
 import java.io.IOException;
 import java.util.Arrays;
 import org.apache.flink.api.common.typeinfo.TypeInformation;

@@ -1,10 +1,10 @@
 package io.lseq.cli;
 
-import io.lseq.core.model.Model;
 import io.lseq.flink.savepoint.ResetState;
 import io.lseq.flink.savepoint.SavepointCheck;
-import io.lseq.flink.io.Endpoint;
+import io.lseq.connectors.Endpoint;
 import io.lseq.flink.job.JobOptions;
+import io.lseq.flink.job.ModelSource;
 import io.lseq.flink.job.ScoringJob;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -69,6 +69,7 @@ public final class RunCommand implements Command {
     @Override
     public int run(Args a) throws Exception {
         JobOptions o = options(a);
+        ModelSource model = ModelSource.read(o.model); // the only read of the model on the client
         String jm = a.get("jobmanager", null);
         JobManagerAddress address = jm == null ? null : JobManagerAddress.parse(jm);
         if (a.has("reset-state")) {
@@ -80,7 +81,7 @@ public final class RunCommand implements Command {
             o.fromSavepoint = ResetState.withoutKeyStates(o.fromSavepoint, copy);
         } else if (o.fromSavepoint != null) {
             // Refuse here, not in a task that the cluster would restart forever.
-            SavepointCheck.requireCompatible(o.fromSavepoint, Model.load(o.model).stateSignature());
+            SavepointCheck.requireCompatible(o.fromSavepoint, model.clientModel().stateSignature());
         }
         Configuration conf = ScoringJob.configuration(o);
         StreamExecutionEnvironment env;
@@ -90,7 +91,7 @@ public final class RunCommand implements Command {
             env = StreamExecutionEnvironment.createRemoteEnvironment(address.host(), address.port(), conf,
                     jobJar().toString());
         }
-        ScoringJob.build(env, o);
+        ScoringJob.build(env, o, model);
         if (jm != null) {
             JobClient client = env.executeAsync(o.jobName);
             System.out.println(client.getJobID());
