@@ -8,7 +8,7 @@ py=${LSEQ_PYTHON:-/usr/bin/python3}
 if [ ! -x .venv/bin/python ]; then
   "$py" -m venv --system-site-packages .venv
 fi
-.venv/bin/python -m pip install -q --no-build-isolation --no-deps --no-index . 2>&1 \
+.venv/bin/python -m pip install -q --no-build-isolation --no-index . 2>&1 \
   || { echo "run-tests: pip install of python/ failed" >&2; exit 1; }
 .venv/bin/python -c 'import torch, numpy, pytest' \
   || { echo "run-tests: needs torch, numpy and pytest in $py's site packages" >&2; exit 1; }

@@ -218,7 +218,8 @@ def _flatten_keys(arrays):
 
 
 def from_minimal_lru(npz, input_type="features", vocab_size=None, head_type=None,
-                     name="converted-lru", gelu="tanh", norm_eps=1e-6, bos_token=None):
+                     name="converted-lru", gelu="tanh", norm_eps=1e-6, bos_token=None,
+                     pooling="none"):
     """Converts a minimal-LRU model's parameters (a .npz path or a dict of arrays, keys the
     flattened Flax tree joined by '/' or '.', e.g. ``params/encoder/layers_0/seq/nu_log``)
     into an LseqModel.
@@ -233,6 +234,11 @@ def from_minimal_lru(npz, input_type="features", vocab_size=None, head_type=None
     every head, so a tree whose decoder reads the last layer's raw output is refused.
     Dense kernels [in, out] are transposed to [out, in]. GELU defaults to "tanh" (JAX's
     default) and the norm eps to 1e-6 (Flax's LayerNorm default).
+
+    pooling: the source model's setting (minimal-LRU's ClassificationModel has no
+    parameters for it, so say it): "none" (decoder per event) and "last" (the classifier of
+    the last event, which the per-event classes head emits at every event) convert; "mean"
+    is refused.
 
     Refused: BatchNorm layers (``batch_stats`` or ``norm/mean``), a pooled classifier
     (pass head_type only for per-event decoders; mean pooling has no streaming
@@ -266,8 +272,10 @@ def from_minimal_lru(npz, input_type="features", vocab_size=None, head_type=None
     if n_layers == 0:
         raise ConversionError("npz: no layers_0/... found (expected minimal-LRU's "
                               "encoder/layers_{i}/seq/nu_log, ...)")
-    if ("pooling",) in keys or ("pool",) in keys:
-        raise ConversionError("a pooled classifier has no equivalent in the format")
+    if pooling not in ("none", "last") or any(k[0].startswith("pool") for k in keys):
+        raise ConversionError("a pooled classifier (pooling %r) has no equivalent in the format: "
+                              "it emits one output per event, from the events so far; use "
+                              "pooling 'none' or 'last'" % pooling)
     seq0 = [take("layers_0", "seq", n) for n in _LRU_NAMES]
     N, H = seq0[3].shape
     if input_type == "tokens":
