@@ -3,232 +3,174 @@ package io.lseq.bench.compare;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
-import java.awt.FontMetrics;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.geom.Path2D;
-import java.awt.image.BufferedImage;
+import java.awt.Paint;
+import java.awt.geom.Ellipse2D;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.DecimalFormat;
+import java.text.DecimalFormatSymbols;
+import java.text.NumberFormat;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import javax.imageio.ImageIO;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.ChartUtils;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.StandardChartTheme;
+import org.jfree.chart.axis.AxisLocation;
+import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.axis.NumberTickUnit;
+import org.jfree.chart.axis.ValueAxis;
+import org.jfree.chart.labels.ItemLabelAnchor;
+import org.jfree.chart.labels.ItemLabelPosition;
+import org.jfree.chart.labels.StandardCategoryItemLabelGenerator;
+import org.jfree.chart.plot.CategoryPlot;
+import org.jfree.chart.plot.DefaultDrawingSupplier;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.category.BarRenderer;
+import org.jfree.chart.renderer.category.StandardBarPainter;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.chart.ui.RectangleEdge;
+import org.jfree.chart.ui.RectangleInsets;
+import org.jfree.chart.ui.TextAnchor;
+import org.jfree.data.Range;
+import org.jfree.data.category.CategoryDataset;
+import org.jfree.data.category.DefaultCategoryDataset;
+import org.jfree.data.general.DatasetUtils;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
 
-/**
- * Small PNG charts for the comparison report, drawn with Java2D (headless): lines over a numeric
- * x axis, and horizontal bars. No charting library: the report needs two shapes, and a
- * dependency for them would outweigh this class.
- */
+/** The comparison report's PNG charts (JFreeChart, headless): lines over a numeric x axis, and horizontal bars. */
 final class Charts {
     static final Color[] PALETTE = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c),
         new Color(0xff7f0e), new Color(0x9467bd), new Color(0x8c564b), new Color(0x17becf)};
     private static final int WIDTH = 820;
     private static final int HEIGHT = 440;
-    private static final int LEFT = 90;
-    private static final int RIGHT = 250;
-    private static final int TOP = 44;
-    private static final int BOTTOM = 60;
+    private static final StandardChartTheme THEME = new StandardChartTheme("lseq");
+
+    static {
+        THEME.setExtraLargeFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
+        THEME.setLargeFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
+        THEME.setRegularFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        THEME.setChartBackgroundPaint(Color.WHITE);
+        THEME.setPlotBackgroundPaint(Color.WHITE);
+        THEME.setDomainGridlinePaint(new Color(0xc8c8c8));
+        THEME.setRangeGridlinePaint(new Color(0xc8c8c8));
+        THEME.setBarPainter(new StandardBarPainter());
+        THEME.setShadowVisible(false);
+        THEME.setDrawingSupplier(new DefaultDrawingSupplier(PALETTE, DefaultDrawingSupplier.DEFAULT_FILL_PAINT_SEQUENCE,
+                DefaultDrawingSupplier.DEFAULT_OUTLINE_PAINT_SEQUENCE, new BasicStroke[] {new BasicStroke(2.2f)},
+                DefaultDrawingSupplier.DEFAULT_OUTLINE_STROKE_SEQUENCE, new Ellipse2D.Double[] {
+                    new Ellipse2D.Double(-4, -4, 8, 8)}));
+    }
 
     /** One line: a name and its points, x ascending. */
     record Series(String name, double[] x, double[] y) {}
 
     private Charts() {}
 
-    /** A line chart; {@code logX}/{@code logY} use base-2/base-10 logarithmic axes. */
+    /** A line chart; {@code logX}/{@code logY} use base-2/base-10 logarithmic axes. Points with a y of NaN are left out. */
     static void lines(Path file, String title, String xLabel, String yLabel, boolean logX, boolean logY,
             List<Series> series) throws IOException {
-        double x0 = Double.POSITIVE_INFINITY;
-        double x1 = Double.NEGATIVE_INFINITY;
-        double y0 = Double.POSITIVE_INFINITY;
-        double y1 = Double.NEGATIVE_INFINITY;
+        XYSeriesCollection data = new XYSeriesCollection();
+        List<String> names = distinct(series.stream().map(Series::name).toList());
         for (Series s : series) {
+            XYSeries xy = new XYSeries(names.get(data.getSeriesCount()), false, true);
             for (int i = 0; i < s.x().length; i++) {
-                x0 = Math.min(x0, s.x()[i]);
-                x1 = Math.max(x1, s.x()[i]);
                 if (Double.isFinite(s.y()[i])) {
-                    y0 = Math.min(y0, s.y()[i]);
-                    y1 = Math.max(y1, s.y()[i]);
+                    xy.add(s.x()[i], s.y()[i]);
                 }
             }
+            data.addSeries(xy);
         }
-        Axis ax = new Axis(x0, x1, logX, 2, false);
-        Axis ay = new Axis(logY ? y0 : Math.min(0, y0), y1, logY, 10, true);
-        BufferedImage img = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = frame(img, title, xLabel, yLabel, ax, ay);
-        for (int k = 0; k < series.size(); k++) {
-            Series s = series.get(k);
-            g.setColor(PALETTE[k % PALETTE.length]);
-            g.setStroke(new BasicStroke(2.2f));
-            Path2D.Double p = new Path2D.Double();
-            boolean started = false;
-            for (int i = 0; i < s.x().length; i++) {
-                if (!Double.isFinite(s.y()[i])) {
-                    continue;
-                }
-                double px = ax.toPixel(s.x()[i], LEFT, WIDTH - RIGHT);
-                double py = ay.toPixel(s.y()[i], HEIGHT - BOTTOM, TOP);
-                if (started) {
-                    p.lineTo(px, py);
-                } else {
-                    p.moveTo(px, py);
-                    started = true;
-                }
-                g.fillOval((int) px - 4, (int) py - 4, 8, 8);
-            }
-            g.draw(p);
-            legend(g, k, s.name());
+        JFreeChart chart = ChartFactory.createXYLineChart(title, xLabel, yLabel, data);
+        XYPlot plot = chart.getXYPlot();
+        plot.setRenderer(new XYLineAndShapeRenderer(true, true));
+        if (logX) {
+            plot.setDomainAxis(logAxis(xLabel, 2, DatasetUtils.findDomainBounds(data, false)));
         }
-        write(img, g, file);
+        if (logY) {
+            plot.setRangeAxis(logAxis(yLabel, 10, DatasetUtils.findRangeBounds(data, false)));
+        }
+        save(chart, file, HEIGHT);
     }
 
     /** Horizontal bars, one per label, with the value printed at the end of each. */
     static void bars(Path file, String title, String xLabel, List<String> labels, double[] values, String format)
             throws IOException {
-        BufferedImage img = new BufferedImage(WIDTH, 90 + 46 * labels.size(), BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
-        prepare(g, img);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
-        g.drawString(title, 16, 26);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        double max = 0;
-        for (double v : values) {
-            max = Math.max(max, v);
-        }
-        int left = 200;
-        int right = WIDTH - 130;
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        List<String> names = distinct(labels);
         for (int i = 0; i < labels.size(); i++) {
-            int y = 50 + 46 * i;
-            g.setColor(Color.DARK_GRAY);
-            g.drawString(labels.get(i), 16, y + 20);
-            int w = max > 0 ? (int) Math.round((right - left) * values[i] / max) : 0;
-            g.setColor(PALETTE[i % PALETTE.length]);
-            g.fillRect(left, y + 4, Math.max(w, 1), 26);
-            g.setColor(Color.DARK_GRAY);
-            g.drawString(String.format(Locale.ROOT, format, values[i]), left + w + 8, y + 22);
+            data.addValue(values[i], "", names.get(i));
         }
-        g.drawString(xLabel, left, img.getHeight() - 12);
-        write(img, g, file);
-    }
-
-    private static Graphics2D frame(BufferedImage img, String title, String xLabel, String yLabel, Axis ax, Axis ay) {
-        Graphics2D g = img.createGraphics();
-        prepare(g, img);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
-        g.drawString(title, LEFT, 26);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        FontMetrics fm = g.getFontMetrics();
-        int xa = LEFT;
-        int xb = WIDTH - RIGHT;
-        int ya = HEIGHT - BOTTOM;
-        int yb = TOP;
-        for (double t : ax.ticks()) {
-            int px = (int) ax.toPixel(t, xa, xb);
-            g.setColor(new Color(0xe6e6e6));
-            g.drawLine(px, ya, px, yb);
-            g.setColor(Color.DARK_GRAY);
-            String s = ax.label(t);
-            g.drawString(s, px - fm.stringWidth(s) / 2, ya + 18);
+        JFreeChart chart = ChartFactory.createBarChart(title, null, xLabel, data, PlotOrientation.HORIZONTAL, false,
+                false, false);
+        CategoryPlot plot = chart.getCategoryPlot();
+        BarRenderer bars = new BarRenderer() {
+            @Override
+            public Paint getItemPaint(int row, int column) {
+                return PALETTE[column % PALETTE.length];
+            }
+        };
+        bars.setDefaultItemLabelGenerator(new StandardCategoryItemLabelGenerator() {
+            @Override
+            public String generateLabel(CategoryDataset d, int row, int column) {
+                return String.format(Locale.ROOT, format, d.getValue(row, column).doubleValue());
+            }
+        });
+        bars.setDefaultItemLabelsVisible(true);
+        bars.setItemLabelInsets(new RectangleInsets(0, 6, 0, 0));
+        bars.setDefaultPositiveItemLabelPosition(new ItemLabelPosition(ItemLabelAnchor.OUTSIDE3, TextAnchor.CENTER_LEFT));
+        plot.setRenderer(bars);
+        plot.setRangeAxisLocation(AxisLocation.BOTTOM_OR_LEFT);
+        plot.getRangeAxis().setUpperMargin(0.15); // room for the value labels
+        if (Arrays.stream(values).allMatch(v -> v == 0)) {
+            plot.getRangeAxis().setRange(0, 1);
         }
-        for (double t : ay.ticks()) {
-            int py = (int) ay.toPixel(t, ya, yb);
-            g.setColor(new Color(0xe6e6e6));
-            g.drawLine(xa, py, xb, py);
-            g.setColor(Color.DARK_GRAY);
-            String s = ay.label(t);
-            g.drawString(s, xa - 8 - fm.stringWidth(s), py + 4);
+        save(chart, file, 90 + 46 * labels.size());
+    }
+
+    /**
+     * A logarithmic axis from the power of {@code base} at or below the data to the one at or above it (at least one
+     * apart), with a tick at each power: 16, 32, ..., 4,096 or 100, 1K, ..., 10M.
+     */
+    private static ValueAxis logAxis(String label, int base, Range data) {
+        LogAxis axis = new LogAxis(label);
+        axis.setBase(base);
+        if (data != null && data.getLowerBound() > 0) {
+            double lo = Math.floor(axis.calculateLog(data.getLowerBound()) + 1e-9);
+            double hi = Math.max(Math.ceil(axis.calculateLog(data.getUpperBound()) - 1e-9), lo + 1);
+            double margin = (hi - lo) * 0.03; // so that points on the first and last power are not cut
+            axis.setRange(axis.calculateValue(lo - margin), axis.calculateValue(hi + margin));
         }
-        g.setColor(Color.DARK_GRAY);
-        g.drawRect(xa, yb, xb - xa, ya - yb);
-        g.drawString(xLabel, (xa + xb) / 2 - fm.stringWidth(xLabel) / 2, HEIGHT - 16);
-        Graphics2D r = (Graphics2D) g.create();
-        r.rotate(-Math.PI / 2);
-        r.drawString(yLabel, -(ya + yb) / 2 - fm.stringWidth(yLabel) / 2, 20);
-        r.dispose();
-        return g;
+        axis.setTickUnit(new NumberTickUnit(1));
+        axis.setNumberFormatOverride(base == 10 ? NumberFormat.getCompactNumberInstance(Locale.ROOT,
+                NumberFormat.Style.SHORT) : new DecimalFormat("#,##0", DecimalFormatSymbols.getInstance(Locale.ROOT)));
+        return axis;
     }
 
-    private static void legend(Graphics2D g, int k, String name) {
-        int x = WIDTH - RIGHT + 16;
-        int y = TOP + 8 + 22 * k;
-        g.fillRect(x, y, 18, 4);
-        g.setColor(Color.DARK_GRAY);
-        g.drawString(name, x + 26, y + 6);
+    /** The names, a repeated one with " (2)", " (3)", ... added: JFreeChart would merge or refuse equal keys. */
+    private static List<String> distinct(List<String> names) {
+        List<String> out = new ArrayList<>();
+        for (String n : names) {
+            String k = n;
+            for (int i = 2; out.contains(k); i++) {
+                k = n + " (" + i + ")";
+            }
+            out.add(k);
+        }
+        return out;
     }
 
-    private static void prepare(Graphics2D g, BufferedImage img) {
-        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, img.getWidth(), img.getHeight());
-        g.setColor(Color.DARK_GRAY);
-    }
-
-    private static void write(BufferedImage img, Graphics2D g, Path file) throws IOException {
-        g.dispose();
+    private static void save(JFreeChart chart, Path file, int height) throws IOException {
+        THEME.apply(chart);
+        if (chart.getLegend() != null) {
+            chart.getLegend().setPosition(RectangleEdge.RIGHT);
+        }
         Files.createDirectories(file.toAbsolutePath().getParent());
-        ImageIO.write(img, "png", file.toFile());
-    }
-
-    /** A linear or logarithmic axis with readable ticks. */
-    private record Axis(double lo, double hi, boolean log, int base, boolean vertical) {
-        Axis {
-            if (hi <= lo) {
-                hi = lo + (log ? lo : 1);
-                if (hi <= lo) {
-                    hi = lo + 1;
-                }
-            }
-            if (log) {
-                double l = Math.log(base);
-                lo = Math.pow(base, Math.floor(Math.log(lo) / l + 1e-9));
-                hi = Math.pow(base, Math.ceil(Math.log(hi) / l - 1e-9));
-            } else {
-                double step = niceStep((hi - lo) / 5);
-                lo = Math.floor(lo / step) * step;
-                hi = Math.ceil(hi / step) * step;
-            }
-        }
-
-        double toPixel(double v, double a, double b) {
-            double f = log ? (Math.log(v) - Math.log(lo)) / (Math.log(hi) - Math.log(lo)) : (v - lo) / (hi - lo);
-            return a + f * (b - a);
-        }
-
-        List<Double> ticks() {
-            List<Double> t = new ArrayList<>();
-            if (log) {
-                double v = Math.pow(base, Math.floor(Math.log(lo) / Math.log(base) + 1e-9));
-                for (; v <= hi * (1 + 1e-9); v *= base) {
-                    if (v >= lo * (1 - 1e-9)) {
-                        t.add(v);
-                    }
-                }
-            } else {
-                double step = niceStep((hi - lo) / 5);
-                for (double v = lo; v <= hi + step / 2; v += step) {
-                    t.add(Math.abs(v) < step * 1e-9 ? 0 : v);
-                }
-            }
-            return t;
-        }
-
-        String label(double v) {
-            double a = Math.abs(v);
-            if (a >= 1e6 && a == Math.rint(a)) {
-                return String.format(Locale.ROOT, "%.3gM", v / 1e6);
-            }
-            if (a >= 1e4 && a == Math.rint(a)) {
-                return String.format(Locale.ROOT, "%.3gk", v / 1e3);
-            }
-            return a == Math.rint(a) ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.3g", v);
-        }
-
-        private static double niceStep(double raw) {
-            double p = Math.pow(10, Math.floor(Math.log10(raw)));
-            double f = raw / p;
-            return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p;
-        }
+        ChartUtils.saveChartAsPNG(file.toFile(), chart, WIDTH, height);
     }
 }
