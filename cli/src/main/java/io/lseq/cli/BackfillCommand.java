@@ -17,80 +17,92 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.Locale;
+import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code lseq backfill}: computes every key's state from a history with the batch path and
  * writes it as a savepoint that {@code lseq run --from-savepoint} continues from.
  */
-public final class BackfillCommand implements Command {
-    @Override
-    public String name() {
-        return "backfill";
+@Command(name = "backfill", mixinStandardHelpOptions = true,
+        header = "compute every key's state from a history (batch path) and write a savepoint for lseq run",
+        customSynopsis = "lseq backfill --model DIR --input SRC --savepoint DIR [options]",
+        description = "Reads a history of events, computes each key's state with the batch path (batched projections, "
+            + "parallel LRU scan), and writes a Flink savepoint of the streaming job's scoring operator. Continue with: "
+            + "lseq run --from-savepoint DIR ... (same --max-parallelism). Scores are not written.")
+public final class BackfillCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", required = true,
+            description = "model directory (config.json + model.safetensors) (required)")
+    Path modelDir;
+    @Option(names = "--input", paramLabel = "SRC", required = true,
+            description = "history: file:PATH (JSON Lines), a path, or kafka://HOST:PORT/TOPIC (required)")
+    String input;
+    @Option(names = "--savepoint", paramLabel = "DIR", required = true,
+            description = "where to write the savepoint (must not exist) (required)")
+    Path savepointDir;
+    @Option(names = "--device", paramLabel = "D", completionCandidates = Devices.class, description = "auto, cpu or gpu "
+            + "(default auto: the GPU when CUDA finds one and the model's blocks are all lru, else the CPU; it says which)")
+    String device = "auto";
+    @Option(names = "--until", paramLabel = "TS", description = "file: only events with ts <= TS (epoch ms; events without "
+            + "ts count); Kafka: records stamped <= TS")
+    Long until;
+    @Option(names = "--group-id", paramLabel = "ID", description = "Kafka: the streaming job's consumer group, whose offsets "
+            + "are set to where the history stops (default lseq-MODELNAME, as lseq run)")
+    String groupId;
+    @Option(names = "--kafka-property", paramLabel = "KEY=VALUE", description = "a Kafka client property (repeatable)")
+    List<String> kafkaProperties = new ArrayList<>();
+    @Option(names = "--threads", paramLabel = "N", description = "threads of the batch path (default: available processors)")
+    int threads = Runtime.getRuntime().availableProcessors();
+    @Option(names = "--window", paramLabel = "N", description = "events buffered per batch (default 1,000,000)")
+    int window = 1_000_000;
+    @Option(names = "--max-parallelism", paramLabel = "N", description = "the streaming job's max parallelism (default 128)")
+    int maxParallelism = 128;
+    @Option(names = "--dead-letter", paramLabel = "FILE", description = "rejected lines, JSON Lines (default: standard error)")
+    String deadLetter = "-";
+    @Option(names = "--quiet", description = "no progress and no summary on standard error")
+    boolean quiet;
+
+    /** The values of --device, for shell completion. */
+    static final class Devices extends ArrayList<String> {
+        private static final long serialVersionUID = 1L;
+
+        Devices() {
+            super(List.of("auto", "cpu", "gpu"));
+        }
     }
 
     @Override
-    public String summary() {
-        return "compute every key's state from a history (batch path) and write a savepoint for lseq run";
-    }
-
-    @Override
-    public Args args() {
-        return new Args("lseq backfill --model DIR --input SRC --savepoint DIR [options]",
-                "Reads a history of events, computes each key's state with the batch path (batched projections,\n"
-                        + "parallel LRU scan), and writes a Flink savepoint of the streaming job's scoring operator. Continue\n"
-                        + "with: lseq run --from-savepoint DIR ... (same --max-parallelism). Scores are not written.")
-                .required("model", "DIR", "model directory (config.json + model.safetensors)")
-                .required("input", "SRC", "history: file:PATH (JSON Lines), a path, or kafka://HOST:PORT/TOPIC")
-                .required("savepoint", "DIR", "where to write the savepoint (must not exist)")
-                .optional("device", "D", "auto, cpu or gpu (default auto: the GPU when CUDA finds one and the model's "
-                        + "blocks are all lru, else the CPU; it says which)")
-                .optional("until", "TS", "file: only events with ts <= TS (epoch ms; events without ts count); "
-                        + "Kafka: records stamped <= TS")
-                .optional("group-id", "ID", "Kafka: the streaming job's consumer group, whose offsets are set to where "
-                        + "the history stops (default lseq-MODELNAME, as lseq run)")
-                .repeatable("kafka-property", "KEY=VALUE", "a Kafka client property")
-                .optional("threads", "N", "threads of the batch path (default: available processors)")
-                .optional("window", "N", "events buffered per batch (default 1,000,000)")
-                .optional("max-parallelism", "N", "the streaming job's max parallelism (default 128)")
-                .optional("dead-letter", "FILE", "rejected lines, JSON Lines (default: standard error)")
-                .flag("quiet", "no progress and no summary on standard error");
-    }
-
-    @Override
-    public int run(Args a) throws Exception {
-        Model model = Model.load(Path.of(a.get("model")));
-        String device = a.get("device", "auto");
+    public Integer call() throws Exception {
+        Model model = Model.load(modelDir);
         if (!BatchBackends.names().contains(device)) {
             throw new UsageException("--device must be " + String.join(", ", BatchBackends.names()) + ", got '"
                     + device + "'");
         }
-        String input = a.get("input");
         Endpoint src;
         try {
             src = input.contains(":") ? Endpoint.parse("--input", input) : new Endpoint(false, null, input);
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
-        long until = a.has("until") ? parseLong("until", a.get("until")) : Long.MAX_VALUE;
+        long until = this.until != null ? this.until : Long.MAX_VALUE;
         Path file = src.kafka() ? null : Path.of(src.target());
         if (file != null && !Files.isRegularFile(file)) {
             throw new NoSuchFileException(file.toString(), null, "no such input file");
         }
-        Path savepoint = Path.of(a.get("savepoint")).toAbsolutePath();
+        Path savepoint = savepointDir.toAbsolutePath();
         if (Files.exists(savepoint)) {
             throw new UsageException("--savepoint " + savepoint + " exists; give a new directory");
         }
-        int threads = a.positiveInt("threads", Runtime.getRuntime().availableProcessors());
-        int window = a.positiveInt("window", 1_000_000);
-        int maxParallelism = a.positiveInt("max-parallelism", 128);
-        Properties kafka = a.properties("kafka-property");
-        String group = a.get("group-id", KafkaIO.defaultGroupId(model.config().name()));
-        boolean quiet = a.has("quiet");
+        Properties kafka = Main.properties("--kafka-property", kafkaProperties);
+        String group = groupId != null ? groupId : KafkaIO.defaultGroupId(model.config().name());
         BatchBackends.Choice choice;
         try {
-            choice = BatchBackends.open(device, model, Path.of(a.get("model")), threads);
+            choice = BatchBackends.open(device, model, modelDir, threads);
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
@@ -99,7 +111,7 @@ public final class BackfillCommand implements Command {
         }
         long[] skipped = new long[1]; // events after --until
         Progress progress = new Progress(System.err, "events", Progress.stderrIsTerminal(), 10);
-        try (OutputStream dead = ScoreCommand.open(a.get("dead-letter", "-"), System.err);
+        try (OutputStream dead = ScoreCommand.open(deadLetter, System.err);
              Backfill backfill = new Backfill(model, choice.backend(), window)) {
             DeadLetters parser = new DeadLetters(new EventParser(model.config().input()), dead);
             Record handle = (bytes, length, fullLength, key, source, filterTs) -> {
@@ -156,13 +168,5 @@ public final class BackfillCommand implements Command {
     private interface Record {
         void accept(byte[] bytes, int length, long fullLength, String key, String source, boolean filterTs)
                 throws IOException;
-    }
-
-    private static long parseLong(String option, String v) {
-        try {
-            return Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            throw new UsageException("--" + option + " must be epoch milliseconds, got '" + v + "'");
-        }
     }
 }

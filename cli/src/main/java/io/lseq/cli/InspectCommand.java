@@ -4,32 +4,24 @@ import io.lseq.core.format.ModelConfig;
 import io.lseq.core.model.Model;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code lseq inspect}: the architecture, parameter count and state bytes per key of a model. */
-public final class InspectCommand implements Command {
-    @Override
-    public String name() {
-        return "inspect";
-    }
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        header = "print a model's architecture, parameter count and state bytes per key",
+        customSynopsis = "lseq inspect --model DIR",
+        description = "Loads and validates the model (MODEL_FORMAT.md), then prints its architecture, its parameter count "
+            + "and the size and layout of one key's state.")
+public final class InspectCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", required = true,
+            description = "model directory (config.json + model.safetensors) (required)")
+    Path model;
 
     @Override
-    public String summary() {
-        return "print a model's architecture, parameter count and state bytes per key";
-    }
-
-    @Override
-    public Args args() {
-        return new Args("lseq inspect --model DIR",
-                "Loads and validates the model (MODEL_FORMAT.md), then prints its architecture, its parameter\n"
-                        + "count and the size and layout of one key's state.")
-                .required("model", "DIR", "model directory (config.json + model.safetensors)");
-    }
-
-    @Override
-    public int run(Args a) {
-        Path dir = Path.of(a.get("model"));
-        Model m = Model.load(dir);
-        System.out.print(describe(m, dir.toString()));
+    public Integer call() {
+        System.out.print(describe(Model.load(model), model.toString()));
         return 0;
     }
 

@@ -10,69 +10,99 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.util.TimeUtils;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code lseq run}: the streaming scoring job, on an embedded MiniCluster or submitted to a
  * running Flink cluster.
  */
-public final class RunCommand implements Command {
-    @Override
-    public String name() {
-        return "run";
+@Command(name = "run", mixinStandardHelpOptions = true,
+        header = "run the streaming scoring job (embedded MiniCluster, or a Flink cluster with --jobmanager)",
+        customSynopsis = "lseq run --model DIR --source SRC --sink SINK [options]",
+        description = "Scores every event of every key as it arrives, with each key's recurrent state in Flink keyed state. "
+            + "SRC and SINK are file:PATH or kafka://HOST:PORT/TOPIC. A file source is read to its end, then the job "
+            + "finishes; a file sink is a directory of part files, committed at checkpoints. Kafka output is exactly-once "
+            + "(transactions; read it with isolation.level=read_committed). Rejected records go to --dead-letter (default: "
+            + "standard error). Without --jobmanager the job runs on an embedded MiniCluster in this process; with it, the "
+            + "job jar is submitted over REST and the job id printed.")
+public final class RunCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", required = true,
+            description = "model directory (config.json + model.safetensors) (required)")
+    Path model;
+    @Option(names = "--source", paramLabel = "SRC", required = true,
+            description = "events: file:PATH or kafka://HOST:PORT/TOPIC (required)")
+    String source;
+    @Option(names = "--sink", paramLabel = "SINK", required = true,
+            description = "scores: file:DIR or kafka://HOST:PORT/TOPIC (required)")
+    String sink;
+    @Option(names = "--dead-letter", paramLabel = "SINK", description = "rejected records: file:DIR or kafka://HOST:PORT/TOPIC")
+    String deadLetter;
+    @Option(names = "--jobmanager", paramLabel = "HOST:PORT",
+            description = "submit to this Flink cluster's REST endpoint instead of running embedded")
+    JobManagerAddress jobmanager;
+    @Option(names = "--parallelism", paramLabel = "N", description = "parallelism of every operator (default 1)")
+    int parallelism = 1;
+    @Option(names = "--max-parallelism", paramLabel = "N",
+            description = "key groups; fixed for the job's life, savepoints need the same (default 128)")
+    int maxParallelism = 128;
+    @Option(names = "--state-backend", paramLabel = "NAME", completionCandidates = StateBackends.class,
+            description = "hashmap or rocksdb (default hashmap)")
+    String stateBackend = "hashmap";
+    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "where checkpoints go, e.g. file:///tmp/lseq-checkpoints")
+    String checkpointDir;
+    @Option(names = "--checkpoint-interval", paramLabel = "D",
+            description = "checkpoint interval, e.g. 10s (default); outputs commit at checkpoints")
+    Duration checkpointInterval = Duration.ofSeconds(10);
+    @Option(names = "--from-savepoint", paramLabel = "PATH", description = "start from this savepoint or retained checkpoint")
+    String fromSavepoint;
+    @Option(names = "--reset-state", description = "with --from-savepoint: drop the saved key states (keep source positions), "
+            + "e.g. for a model of another architecture; the savepoint is copied, not changed")
+    boolean resetState;
+    @Option(names = "--state-ttl", paramLabel = "D",
+            description = "drop the state of keys idle for longer than this (processing time), e.g. 7d")
+    Duration stateTtl;
+    @Option(names = "--micro-batch", paramLabel = "N", description = "step up to N events of different keys together "
+            + "(faster per event; default 1: each on arrival); see docs/STREAMING.md")
+    int microBatch = 1;
+    @Option(names = "--micro-batch-wait", paramLabel = "D",
+            description = "with --micro-batch: the longest an event waits for its batch (default 5ms)")
+    Duration microBatchWait;
+    @Option(names = "--kafka-property", paramLabel = "KEY=VALUE", description = "a Kafka client property for every source "
+            + "and sink, e.g. security.protocol=SASL_SSL (repeatable)")
+    List<String> kafkaProperties = new ArrayList<>();
+    @Option(names = "--group-id", paramLabel = "ID", description = "Kafka consumer group of the source (default lseq-MODELNAME)")
+    String groupId;
+    @Option(names = "--transactional-id-prefix", paramLabel = "P",
+            description = "prefix of the Kafka sinks' transactional ids (default lseq); unique per job")
+    String transactionalIdPrefix;
+    @Option(names = "--until-end", description = "read a Kafka source only up to its end at start, then finish")
+    boolean untilEnd;
+    @Option(names = "--job-name", paramLabel = "NAME", description = "the job's name in Flink (default: lseq MODELNAME)")
+    String jobName;
+
+    /** The values of --state-backend, for shell completion. */
+    static final class StateBackends extends ArrayList<String> {
+        private static final long serialVersionUID = 1L;
+
+        StateBackends() {
+            super(List.of("hashmap", "rocksdb"));
+        }
     }
 
     @Override
-    public String summary() {
-        return "run the streaming scoring job (embedded MiniCluster, or a Flink cluster with --jobmanager)";
-    }
-
-    @Override
-    public Args args() {
-        return new Args("lseq run --model DIR --source SRC --sink SINK [options]",
-                "Scores every event of every key as it arrives, with each key's recurrent state in Flink keyed state.\n"
-                        + "SRC and SINK are file:PATH or kafka://HOST:PORT/TOPIC. A file source is read to its end, then the\n"
-                        + "job finishes; a file sink is a directory of part files, committed at checkpoints. Kafka output is\n"
-                        + "exactly-once (transactions; read it with isolation.level=read_committed). Rejected records go to\n"
-                        + "--dead-letter (default: standard error). Without --jobmanager the job runs on an embedded MiniCluster\n"
-                        + "in this process; with it, the job jar is submitted over REST and the job id printed.")
-                .required("model", "DIR", "model directory (config.json + model.safetensors)")
-                .required("source", "SRC", "events: file:PATH or kafka://HOST:PORT/TOPIC")
-                .required("sink", "SINK", "scores: file:DIR or kafka://HOST:PORT/TOPIC")
-                .optional("dead-letter", "SINK", "rejected records: file:DIR or kafka://HOST:PORT/TOPIC")
-                .optional("jobmanager", "HOST:PORT", "submit to this Flink cluster's REST endpoint instead of running embedded")
-                .optional("parallelism", "N", "parallelism of every operator (default 1)")
-                .optional("max-parallelism", "N", "key groups; fixed for the job's life, savepoints need the same (default 128)")
-                .optional("state-backend", "NAME", "hashmap or rocksdb (default hashmap)")
-                .optional("checkpoint-dir", "URI", "where checkpoints go, e.g. file:///tmp/lseq-checkpoints")
-                .optional("checkpoint-interval", "D", "checkpoint interval, e.g. 10s (default); outputs commit at checkpoints")
-                .optional("from-savepoint", "PATH", "start from this savepoint or retained checkpoint")
-                .flag("reset-state", "with --from-savepoint: drop the saved key states (keep source positions), "
-                        + "e.g. for a model of another architecture; the savepoint is copied, not changed")
-                .optional("state-ttl", "D", "drop the state of keys idle for longer than this (processing time), e.g. 7d")
-                .optional("micro-batch", "N", "step up to N events of different keys together (faster per event; "
-                        + "default 1: each on arrival); see docs/STREAMING.md")
-                .optional("micro-batch-wait", "D", "with --micro-batch: the longest an event waits for its batch "
-                        + "(default 5ms)")
-                .repeatable("kafka-property", "KEY=VALUE", "a Kafka client property for every source and sink, e.g. security.protocol=SASL_SSL")
-                .optional("group-id", "ID", "Kafka consumer group of the source (default lseq-MODELNAME)")
-                .optional("transactional-id-prefix", "P", "prefix of the Kafka sinks' transactional ids (default lseq); unique per job")
-                .flag("until-end", "read a Kafka source only up to its end at start, then finish")
-                .optional("job-name", "NAME", "the job's name in Flink (default: lseq MODELNAME)");
-    }
-
-    @Override
-    public int run(Args a) throws Exception {
-        JobOptions o = options(a);
+    public Integer call() throws Exception {
+        JobOptions o = options();
         ModelSource model = ModelSource.read(o.model); // the only read of the model on the client
-        String jm = a.get("jobmanager", null);
-        JobManagerAddress address = jm == null ? null : JobManagerAddress.parse(jm);
-        if (a.has("reset-state")) {
+        if (resetState) {
             if (o.fromSavepoint == null) {
                 throw new UsageException("--reset-state needs --from-savepoint (a new job starts with no state anyway)");
             }
@@ -85,17 +115,17 @@ public final class RunCommand implements Command {
         }
         Configuration conf = ScoringJob.configuration(o);
         StreamExecutionEnvironment env;
-        if (jm == null) {
+        if (jobmanager == null) {
             env = StreamExecutionEnvironment.createLocalEnvironment(conf);
         } else {
-            env = StreamExecutionEnvironment.createRemoteEnvironment(address.host(), address.port(), conf,
+            env = StreamExecutionEnvironment.createRemoteEnvironment(jobmanager.host(), jobmanager.port(), conf,
                     jobJar().toString());
         }
         ScoringJob.build(env, o, model);
-        if (jm != null) {
+        if (jobmanager != null) {
             JobClient client = env.executeAsync(o.jobName);
             System.out.println(client.getJobID());
-            System.err.println("lseq run: submitted job " + client.getJobID() + " (" + o.jobName + ") to " + jm);
+            System.err.println("lseq run: submitted job " + client.getJobID() + " (" + o.jobName + ") to " + jobmanager);
             return 0;
         }
         System.err.println("lseq run: running '" + o.jobName + "' on an embedded MiniCluster: " + o.source + " -> " + o.sink
@@ -105,44 +135,44 @@ public final class RunCommand implements Command {
         return 0;
     }
 
-    /** The job options a parsed command line gives. */
-    public static JobOptions options(Args a) {
+    /** The job options the parsed command line gives. */
+    JobOptions options() {
         JobOptions o = new JobOptions();
-        o.model = Path.of(a.get("model"));
-        o.source = endpoint("--source", a.get("source"));
-        o.sink = endpoint("--sink", a.get("sink"));
-        o.deadLetter = a.has("dead-letter") ? endpoint("--dead-letter", a.get("dead-letter")) : null;
-        o.parallelism = a.positiveInt("parallelism", 1);
-        o.maxParallelism = a.positiveInt("max-parallelism", 128);
+        o.model = model;
+        o.source = endpoint("--source", source);
+        o.sink = endpoint("--sink", sink);
+        o.deadLetter = deadLetter != null ? endpoint("--dead-letter", deadLetter) : null;
+        o.parallelism = parallelism;
+        o.maxParallelism = maxParallelism;
         if (o.parallelism > o.maxParallelism) {
             throw new UsageException("--parallelism " + o.parallelism + " exceeds --max-parallelism " + o.maxParallelism);
         }
-        o.stateBackend = a.get("state-backend", "hashmap");
-        if (!o.stateBackend.equals("hashmap") && !o.stateBackend.equals("rocksdb")) {
+        o.stateBackend = stateBackend;
+        if (!new StateBackends().contains(stateBackend)) {
             throw new UsageException("--state-backend must be hashmap or rocksdb, got '" + o.stateBackend + "'");
         }
-        o.checkpointDir = a.get("checkpoint-dir");
+        o.checkpointDir = checkpointDir;
         if (o.checkpointDir != null && !hasScheme(o.checkpointDir)) {
             o.checkpointDir = Path.of(o.checkpointDir).toAbsolutePath().toUri().toString();
         }
-        o.checkpointInterval = duration("checkpoint-interval", a.get("checkpoint-interval", "10s"));
-        o.fromSavepoint = a.get("from-savepoint");
+        o.checkpointInterval = checkpointInterval;
+        o.fromSavepoint = fromSavepoint;
         if (o.fromSavepoint != null && !hasScheme(o.fromSavepoint)) {
             o.fromSavepoint = Path.of(o.fromSavepoint).toAbsolutePath().normalize().toString();
         }
-        o.stateTtl = a.has("state-ttl") ? duration("state-ttl", a.get("state-ttl")) : null;
-        o.microBatch = a.positiveInt("micro-batch", 1);
-        if (a.has("micro-batch-wait")) {
+        o.stateTtl = stateTtl;
+        o.microBatch = microBatch;
+        if (microBatchWait != null) {
             if (o.microBatch == 1) {
                 throw new UsageException("--micro-batch-wait needs --micro-batch N with N > 1");
             }
-            o.microBatchWait = duration("micro-batch-wait", a.get("micro-batch-wait"));
+            o.microBatchWait = microBatchWait;
         }
-        o.kafkaProperties = a.properties("kafka-property");
-        o.groupId = a.get("group-id");
-        o.transactionalIdPrefix = a.get("transactional-id-prefix");
-        o.kafkaUntilEnd = a.has("until-end");
-        o.jobName = a.get("job-name", "lseq " + o.model.getFileName());
+        o.kafkaProperties = Main.properties("--kafka-property", kafkaProperties);
+        o.groupId = groupId;
+        o.transactionalIdPrefix = transactionalIdPrefix;
+        o.kafkaUntilEnd = untilEnd;
+        o.jobName = jobName != null ? jobName : "lseq " + o.model.getFileName();
         if (!o.source.kafka() && !Files.isRegularFile(Path.of(o.source.target()))) {
             throw new UsageException("--source " + o.source + ": no such file");
         }
@@ -156,18 +186,6 @@ public final class RunCommand implements Command {
             return e.kafka() ? e : new Endpoint(false, null, Path.of(e.target()).toAbsolutePath().normalize().toString());
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
-        }
-    }
-
-    private static Duration duration(String option, String text) {
-        try {
-            Duration d = TimeUtils.parseDuration(text);
-            if (d.isZero() || d.isNegative()) {
-                throw new IllegalArgumentException("must be positive");
-            }
-            return d;
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--" + option + " must be a positive duration like 10s, 5min, 7d; got '" + text + "'");
         }
     }
 

@@ -21,46 +21,44 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code lseq score}: scores a JSON Lines file of events in one process, keeping one state per key.
  * The reference the streaming job is tested against.
  */
-public final class ScoreCommand implements Command {
-    @Override
-    public String name() {
-        return "score";
-    }
+@Command(name = "score", mixinStandardHelpOptions = true,
+        header = "score a JSON Lines file of events, one state per key, in input order",
+        customSynopsis = "lseq score --model DIR --input FILE --output FILE [--dead-letter FILE]",
+        description = {"Reads events (EVENTS.md) from FILE, keeps one recurrent state per key, and writes one score per "
+            + "valid event, in input order. Rejected lines go to the dead-letter file with their reason and line number, "
+            + "and scoring goes on. Memory grows with the number of keys, not of events."})
+public final class ScoreCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", required = true,
+            description = "model directory (config.json + model.safetensors) (required)")
+    Path model;
+    @Option(names = "--input", paramLabel = "FILE", required = true,
+            description = "events, JSON Lines; - for standard input (required)")
+    String input;
+    @Option(names = "--output", paramLabel = "FILE", required = true,
+            description = "scores, JSON Lines; - for standard output (required)")
+    String output;
+    @Option(names = "--dead-letter", paramLabel = "FILE", description = "rejected lines, JSON Lines (default: standard error)")
+    String deadLetter = "-";
+    @Option(names = "--quiet", description = "no progress and no summary on standard error")
+    boolean quiet;
 
     @Override
-    public String summary() {
-        return "score a JSON Lines file of events, one state per key, in input order";
-    }
-
-    @Override
-    public Args args() {
-        return new Args("lseq score --model DIR --input FILE --output FILE [--dead-letter FILE]",
-                "Reads events (EVENTS.md) from FILE, keeps one recurrent state per key, and writes one score per\n"
-                        + "valid event, in input order. Rejected lines go to the dead-letter file with their reason and\n"
-                        + "line number, and scoring goes on. Memory grows with the number of keys, not of events.")
-                .required("model", "DIR", "model directory (config.json + model.safetensors)")
-                .required("input", "FILE", "events, JSON Lines; - for standard input")
-                .required("output", "FILE", "scores, JSON Lines; - for standard output")
-                .optional("dead-letter", "FILE", "rejected lines, JSON Lines (default: standard error)")
-                .flag("quiet", "no progress and no summary on standard error");
-    }
-
-    @Override
-    public int run(Args a) throws IOException {
-        Model model = Model.load(Path.of(a.get("model")));
-        String input = a.get("input");
-        boolean quiet = a.has("quiet");
+    public Integer call() throws IOException {
+        Model model = Model.load(this.model);
         long total = input.equals("-") ? 0 : size(Path.of(input));
         Counting in = new Counting(input.equals("-") ? System.in : Files.newInputStream(Path.of(input)));
         String sourceName = input.equals("-") ? "stdin" : input;
         try (JsonLinesReader reader = new JsonLinesReader(in, EventParser.MAX_RECORD_BYTES);
-             OutputStream out = open(a.get("output"), System.out);
-             OutputStream dead = open(a.get("dead-letter", "-"), System.err)) {
+             OutputStream out = open(output, System.out);
+             OutputStream dead = open(deadLetter, System.err)) {
             Progress progress = new Progress(System.err, "events", Progress.stderrIsTerminal(), 10);
             Stats stats = score(model, reader, sourceName, out, dead, quiet ? null : progress, in, total);
             if (!quiet) {

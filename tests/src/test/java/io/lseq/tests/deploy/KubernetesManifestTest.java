@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
-import io.lseq.cli.Args;
-import io.lseq.cli.RunCommand;
+import io.lseq.cli.StreamingJobMain;
 import io.lseq.core.testing.TestModels;
 import io.lseq.flink.job.JobOptions;
 import java.lang.reflect.Method;
@@ -49,9 +48,7 @@ class KubernetesManifestTest {
 
         List<String> args = new ArrayList<>();
         job.path("args").forEach(a -> args.add(a.asText()));
-        Args parsed = new RunCommand().args();
-        assertTrue(parsed.parse(args.toArray(new String[0])), "the arguments parse");
-        JobOptions o = RunCommand.options(parsed);
+        JobOptions o = StreamingJobMain.options(args.toArray(new String[0])); // throws unless the arguments parse
         assertTrue(o.source.kafka() && o.sink.kafka() && o.deadLetter.kafka(), "Kafka in and out");
         assertEquals("savepoint", job.path("upgradeMode").asText());
         assertTrue(job.path("initialSavepointPath").asText().startsWith("file:///"), "takes a backfill's savepoint");

@@ -1,0 +1,108 @@
+package io.lseq.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** {@code lseq --version}, {@code lseq completion} and the form of a bad command line. */
+class MainTest {
+    /** Exit status and standard output and error of one command line. */
+    private record Result(int status, String out, String err) {}
+
+    private static synchronized Result run(String... argv) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int status = Main.run(argv);
+            return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void versionIsTheBuildsVersion() {
+        Result r = run("--version");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().matches("lseq \\d+\\.\\d+\\.\\d+(-SNAPSHOT)?\\R"), r.out());
+        assertEquals(r.out(), run("score", "--version").out());
+    }
+
+    @Test
+    void completionScriptCompletesEveryCommandAndOption() {
+        Result r = run("completion");
+        assertEquals(0, r.status(), r.err());
+        String script = r.out();
+        assertTrue(script.startsWith("#!/usr/bin/env bash"), script);
+        assertTrue(script.contains("complete -F _complete_lseq"), script);
+        var commands = Main.commandLine().getSubcommands();
+        assertTrue(commands.keySet().containsAll(java.util.List.of("score", "run", "stop", "backfill", "inspect")));
+        for (var c : commands.entrySet()) {
+            assertTrue(script.contains("_picocli_lseq_" + c.getKey() + "()"), "function for " + c.getKey());
+            for (var o : c.getValue().getCommandSpec().options()) {
+                assertTrue(script.contains(o.longestName()), c.getKey() + " " + o.longestName());
+            }
+        }
+        assertTrue(script.contains("(\"hashmap\" \"rocksdb\") # --state-backend values"), "the values of --state-backend");
+    }
+
+    @Test
+    void everyCommandHasHelpThatStartsWithItsUsage() {
+        for (String cmd : Main.commandLine().getSubcommands().keySet()) {
+            if (!cmd.equals("help")) {
+                Result r = run(cmd, "--help");
+                assertEquals(0, r.status(), cmd);
+                assertTrue(r.out().startsWith("usage: lseq " + cmd), r.out());
+            }
+        }
+        Result none = run();
+        assertEquals(2, none.status());
+        assertTrue(none.out().startsWith("usage: lseq COMMAND"), none.out());
+        assertEquals(none.out(), run("help").out());
+    }
+
+    @Test
+    void badCommandLinesAreOneLineAndStatusTwo() {
+        String[][] cases = {
+            {"lseq: unknown command 'frobnicate' (commands: score, run", "frobnicate"},
+            {"lseq inspect: unknown option --x (options: --model", "inspect", "--model", "m", "--x", "1"},
+            {"lseq inspect: unexpected argument 'm2'", "inspect", "--model", "m", "m2"},
+            {"lseq inspect: missing required option: '--model=DIR'", "inspect"},
+            {"lseq stop: --timeout must be a positive integer, got '-1'", "stop", "--jobmanager", "h:1", "--job", "x",
+                "--timeout", "-1"},
+            {"lseq stop: --jobmanager must be HOST:PORT, got 'h'", "stop", "--jobmanager", "h", "--job", "x"},
+            {"lseq backfill: --until must be epoch milliseconds, got 'soon'", "backfill", "--model", "m", "--input", "i",
+                "--savepoint", "s", "--until", "soon"},
+        };
+        for (String[] c : cases) {
+            Result r = run(java.util.Arrays.copyOfRange(c, 1, c.length));
+            assertEquals(2, r.status(), r.err());
+            assertTrue(r.err().startsWith(c[0]), r.err());
+            assertTrue(r.err().strip().endsWith("--help)"), r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+        }
+    }
+
+    @Test
+    void theJobJarsEntryTakesRunsOptionsButNotJobmanager() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> StreamingJobMain.options("--model", "m", "--source", "kafka://h:1/t", "--sink", "kafka://h:1/s",
+                        "--jobmanager", "h:8081"));
+        assertTrue(e.getMessage().startsWith("lseq job: --jobmanager is for lseq run"), e.getMessage());
+        var o = StreamingJobMain.options("--model", "m", "--source", "kafka://h:1/t", "--sink", "kafka://h:1/s",
+                "--micro-batch", "8", "--micro-batch-wait", "2ms", "--kafka-property", "acks=all");
+        assertEquals(8, o.microBatch);
+        assertEquals(java.time.Duration.ofMillis(2), o.microBatchWait);
+        assertEquals("all", o.kafkaProperties.getProperty("acks"));
+        assertEquals("lseq m", o.jobName);
+    }
+}
