@@ -54,13 +54,14 @@ class LRU(nn.Module):
         self.C_im = nn.Parameter(torch.randn(H, N) / math.sqrt(N))
         self.D = nn.Parameter(torch.randn(H))
         self.N = N
+        self.scan = lru_scan        # (loglam, b) -> h; lru_step_loop for the baseline
 
     def forward(self, a):
         N = self.N
         g = torch.exp(self.gamma_log).unsqueeze(1)
         u = a @ torch.cat([self.B_re * g, self.B_im * g]).t()          # [B, T, 2N]
         b = torch.complex(u[..., :N].double(), u[..., N:].double())
-        h = lru_scan(lru_loglam(self.nu_log, self.theta_log), b)
+        h = self.scan(lru_loglam(self.nu_log, self.theta_log), b)
         hr = torch.cat([h.real, h.imag], -1).to(a.dtype)
         return hr @ torch.cat([self.C_re, -self.C_im], 1).t() + self.D * a
 
@@ -254,10 +255,13 @@ class Head(nn.Module):
 
     def __init__(self, H, K, weight=True, bias=True):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(K, H)) if weight else None
-        self.bias = nn.Parameter(torch.zeros(K)) if bias else None
-        if weight:
-            nn.init.normal_(self.weight, std=1.0 / math.sqrt(H))
+        # initialized as nn.Linear(H, K): U(-1/sqrt(H), 1/sqrt(H)); a tied head's bias 0
+        bound = 1.0 / math.sqrt(H)
+        self.weight = nn.Parameter(torch.empty(K, H).uniform_(-bound, bound)) if weight else None
+        self.bias = None
+        if bias:
+            self.bias = nn.Parameter(torch.empty(K).uniform_(-bound, bound) if weight
+                                     else torch.zeros(K))
 
     def forward(self, y, tied=None):
         return F.linear(y, self.weight if self.weight is not None else tied, self.bias)

@@ -35,13 +35,17 @@ def lru_loglam(nu_log, theta_log):
 
 
 def _doubling(loglam, x):
-    """Inclusive scan along dim -2 of x [..., C, N] from a zero state (new tensor)."""
+    """Inclusive scan along dim -2 of x [..., C, N] from a zero state (new tensor). One
+    scratch buffer, in-place updates: large temporaries are what costs here."""
     h = x.clone()
     C = h.shape[-2]
+    tmp = torch.empty_like(h) if C > 1 else None
     d = 1
     while d < C:
         p = torch.exp(loglam * d)                       # lambda^d, [N]
-        h[..., d:, :] = h[..., d:, :] + p * h[..., :-d, :]
+        t = tmp[..., d:, :]
+        torch.mul(h[..., :-d, :], p, out=t)             # reads old values only
+        h[..., d:, :] += t
         d *= 2
     return h
 
@@ -78,8 +82,8 @@ class _LinearScan(torch.autograd.Function):
         G = _scan(loglam.conj(), gh.flip(-2), ctx.chunk).flip(-2)
         g_loglam = None
         if ctx.needs_input_grad[0]:
-            prev = torch.cat([torch.zeros_like(h[..., :1, :]), h[..., :-1, :]], -2)
-            g_lam = (G * prev.conj()).reshape(-1, h.shape[-1]).sum(0)
+            # sum_t G_t conj(h_{t-1}), h_{-1} = 0
+            g_lam = torch.einsum("...tn,...tn->n", G[..., 1:, :], h[..., :-1, :].conj())
             g_loglam = g_lam * torch.exp(loglam).conj()         # d lambda / d loglam = lambda
         return g_loglam, G, None
 
@@ -103,7 +107,7 @@ def lru_step_loop(loglam, b):
     lam = torch.exp(loglam)
     h = torch.zeros(b.shape[:-2] + b.shape[-1:], dtype=b.dtype, device=b.device)
     out = []
-    for t in range(b.shape[-2]):
-        h = lam * h + b[..., t, :]
+    for bt in b.unbind(-2):         # unbind: one backward node, not a full-size zero per step
+        h = lam * h + bt
         out.append(h)
     return torch.stack(out, -2) if out else b.clone()

@@ -8,10 +8,10 @@
         --distances 64 256 1024 4096 --keys 40
 
 The task, the models and the metrics are described in tools/train/README.md. Training is
-CPU-only, one thread, and deterministic given --seed. The models are exported in the lseq
-model format (MODEL_FORMAT.md, plus the "sinks" extension documented in
-tools/reference/README.md) through tools/reference/lseq_ref.py's save_model, and every
-export is checked against the float64 reference before it is written.
+CPU-only, one thread, and deterministic given --seed. The models are built, trained and
+exported with the lseq Python package (python/: lseq.LseqModel, lseq.save; the "sinks"
+extension included), and every export is checked against the independent float64
+reference (tools/reference/lseq_ref.py) after it is written.
 """
 
 import argparse
@@ -23,13 +23,17 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+try:                          # the installed package (pip install ./python), else the checkout's
+    import lseq
+except ImportError:
+    sys.path.insert(0, os.path.join(REPO, "python"))
+    import lseq
+from lseq.events import score_streams                      # noqa: E402
 sys.path.insert(0, os.path.join(REPO, "tools", "reference"))
-import lseq_ref as R          # noqa: E402
+import lseq_ref as R          # noqa: E402  (independent check of the exports, eval --engine ref)
 
 # ---------------------------------------------------------------------------------------
 # The task
@@ -186,238 +190,6 @@ def score_metrics(path):
 
 
 # ---------------------------------------------------------------------------------------
-# Training modules (float32, batched). Parameter names are exactly the format's.
-# ---------------------------------------------------------------------------------------
-
-def rope_tables(T, d, theta, dtype=torch.float32):
-    j = torch.arange(d // 2, dtype=torch.float64)
-    inv = theta ** (-2.0 * j / d)
-    ang = torch.arange(T, dtype=torch.float64).unsqueeze(1) * inv
-    return torch.cos(ang).to(dtype), torch.sin(ang).to(dtype)
-
-
-def rope_apply(u, cos, sin):
-    """u [..., T, d] (or broadcastable); cos/sin [..., T, d/2]."""
-    h = u.shape[-1] // 2
-    u1, u2 = u[..., :h], u[..., h:]
-    return torch.cat([u1 * cos - u2 * sin, u2 * cos + u1 * sin], dim=-1)
-
-
-class TLRU(nn.Module):
-    def __init__(self, H, N, r_min=0.99, r_max=0.9999, max_phase=math.pi / 10, gen=None):
-        super().__init__()
-        self.N = N
-        u1 = torch.rand(N, generator=gen)
-        u2 = torch.rand(N, generator=gen)
-        nu = -0.5 * torch.log(u1 * (r_max ** 2 - r_min ** 2) + r_min ** 2)
-        theta = max_phase * u2.clamp_min(1e-4)
-        self.nu_log = nn.Parameter(torch.log(nu))
-        self.theta_log = nn.Parameter(torch.log(theta))
-        self.gamma_log = nn.Parameter(torch.log(torch.sqrt(1 - torch.exp(-nu) ** 2)))
-        self.B_re = nn.Parameter(torch.randn(N, H, generator=gen) / math.sqrt(2 * H))
-        self.B_im = nn.Parameter(torch.randn(N, H, generator=gen) / math.sqrt(2 * H))
-        self.C_re = nn.Parameter(torch.randn(H, N, generator=gen) / math.sqrt(N))
-        self.C_im = nn.Parameter(torch.randn(H, N, generator=gen) / math.sqrt(N))
-        self.D = nn.Parameter(torch.randn(H, generator=gen))
-
-    def forward(self, a, chunk=32):
-        """Chunked scan: within a chunk of C events h_i = sum_k lambda^(i-k) b_k (a C x C
-        matrix per state), across chunks a carry h_i += lambda^(i+1) h_end(previous)."""
-        Bsz, T, H = a.shape
-        loglam = torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log))   # [N]
-        Bc = torch.complex(self.B_re, self.B_im) * torch.exp(self.gamma_log).unsqueeze(1)
-        bu = torch.einsum("bth,nh->btn", a.to(torch.complex64), Bc)               # [B,T,N]
-        pad = (-T) % chunk
-        if pad:
-            bu = torch.cat([bu, bu.new_zeros(Bsz, pad, self.N)], 1)
-        nc = bu.shape[1] // chunk
-        bu = bu.view(Bsz, nc, chunk, self.N)
-        i = torch.arange(chunk)
-        diff = (i.unsqueeze(1) - i.unsqueeze(0))                                   # i - k
-        mask = (diff >= 0)
-        P = torch.exp(diff.clamp_min(0).to(torch.float32).unsqueeze(-1) * loglam)  # [C,C,N]
-        P = P * mask.unsqueeze(-1)
-        # local part as one batched matmul over the N states: [N, C, C] @ [N, C, B*nc]
-        bn = bu.permute(3, 2, 0, 1).reshape(self.N, chunk, Bsz * nc)
-        hl = torch.bmm(P.permute(2, 0, 1), bn).reshape(self.N, chunk, Bsz, nc) \
-            .permute(2, 3, 1, 0)                                                   # [B,nc,C,N]
-        lp = torch.exp((i + 1).to(torch.float32).unsqueeze(-1) * loglam)           # [C,N]
-        hs, carry = [], bu.new_zeros(Bsz, self.N)
-        for hlc in hl.unbind(1):          # unbind: no full-size zero fill per chunk backward
-            hc = hlc + lp.unsqueeze(0) * carry.unsqueeze(1)
-            hs.append(hc)
-            carry = hc[:, -1]
-        h = torch.stack(hs, 1).reshape(Bsz, nc * chunk, self.N)[:, :T]
-        C = torch.complex(self.C_re, self.C_im)
-        return torch.einsum("btn,hn->bth", h, C).real + self.D * a
-
-
-class TGRU(nn.GRU):
-    def __init__(self, H, N):
-        super().__init__(H, N, batch_first=True)
-
-    def forward(self, a):
-        return nn.GRU.forward(self, a)[0]
-
-
-def _local_attention(q, k, v, W, logn, sinks, k_sink_rot=None, v_sink=None, sink_vis=None):
-    """q, k: [B, h, T, d] rotated at own positions; v: [B, h, T, dv]. Window W: the query
-    block c (size W) attends to key blocks c-1 and c. Optional sink columns:
-    k_sink_rot [B, h, T, S, d] (rotated per query row), v_sink [B, h, S, dv],
-    sink_vis [T, S]."""
-    Bsz, nh, T, d = q.shape
-    dv = v.shape[-1]
-    assert T % W == 0
-    nc = T // W
-    kp = torch.cat([k.new_zeros(Bsz, nh, W, d), k], 2)
-    vp = torch.cat([v.new_zeros(Bsz, nh, W, dv), v], 2)
-    kb = kp.unfold(2, 2 * W, W).transpose(-1, -2)                        # [B,h,nc,2W,d]
-    vb = vp.unfold(2, 2 * W, W).transpose(-1, -2)
-    qb = q.view(Bsz, nh, nc, W, d)
-    sc = torch.einsum("bhcid,bhckd->bhcik", qb, kb) / math.sqrt(d)
-    i = torch.arange(W).unsqueeze(1)
-    kk = torch.arange(2 * W).unsqueeze(0)
-    vis = (kk <= W + i) & (kk >= i + 1)                                    # [W, 2W]
-    vis = vis.unsqueeze(0).repeat(nc, 1, 1)
-    vis[0, :, :W] = False
-    t = torch.arange(T)
-    n = torch.clamp(t + 1, max=W)
-    if sinks:
-        S = k_sink_rot.shape[3]
-        ss = torch.einsum("bhtd,bhtsd->bhts", q, k_sink_rot) / math.sqrt(d)
-        sc = torch.cat([sc, ss.view(Bsz, nh, nc, W, S)], -1)
-        vis = torch.cat([vis, sink_vis.view(nc, W, S)], -1)
-        n = n + sink_vis.sum(1)
-    scale = torch.clamp(torch.log(n.float()) / math.log(logn), min=1.0) if logn else \
-        torch.ones(T)
-    bias = torch.zeros(vis.shape).masked_fill(~vis, float("-inf"))       # no grad needed
-    sc = sc * scale.view(nc, W, 1) + bias
-    A = torch.softmax(sc, -1)
-    out = torch.einsum("bhcik,bhckd->bhcid", A[..., :2 * W], vb)
-    if sinks:
-        out = out + torch.einsum("bhcis,bhsd->bhcid", A[..., 2 * W:], v_sink)
-    return out.reshape(Bsz, nh, T, dv)
-
-
-def _sink_rows(T, W, S):
-    """Per query row t: sink_vis [T, S] (sink j outside the window, j < w0) and the
-    position sink j is rotated at, j + max(0, w0 - S) (lseq_ref._sink_layout)."""
-    t = torch.arange(T).unsqueeze(1)
-    j = torch.arange(S).unsqueeze(0)
-    w0 = torch.clamp(t - W + 1, min=0)
-    return (j < w0), j + torch.clamp(w0 - S, min=0)
-
-
-class TAttention(nn.Module):
-    def __init__(self, H, heads, W, theta, logn, sinks=0):
-        super().__init__()
-        self.h, self.d, self.W, self.theta, self.logn, self.sinks = \
-            heads, H // heads, W, theta, logn, sinks
-        self.q = nn.Linear(H, H, bias=False)
-        self.k = nn.Linear(H, H, bias=False)
-        self.v = nn.Linear(H, H, bias=False)
-        self.o = nn.Linear(H, H, bias=False)
-
-    def forward(self, a):
-        Bsz, T, H = a.shape
-        sp = lambda x: x.view(Bsz, T, self.h, self.d).transpose(1, 2)       # [B,h,T,d]
-        cos, sin = rope_tables(T, self.d, self.theta)
-        q, kr, v = sp(self.q(a)), sp(self.k(a)), sp(self.v(a))
-        qr, k = rope_apply(q, cos, sin), rope_apply(kr, cos, sin)
-        extra = {}
-        if self.sinks:
-            S = self.sinks
-            sv, sp_pos = _sink_rows(T, self.W, S)
-            ks = rope_apply(kr[:, :, :S].unsqueeze(2), cos[sp_pos], sin[sp_pos])  # [B,h,T,S,d]
-            extra = dict(k_sink_rot=ks, v_sink=v[:, :, :S], sink_vis=sv)
-        out = _local_attention(qr, k, v, self.W, self.logn, self.sinks, **extra)
-        return self.o(out.transpose(1, 2).reshape(Bsz, T, H))
-
-
-class TGAU(nn.Module):
-    def __init__(self, H, expansion, key_size, W, theta, logn, sinks=0):
-        super().__init__()
-        assert sinks == 0, "training GAU with sinks is not implemented"
-        self.E, self.S, self.W, self.theta, self.logn, self.sinks = \
-            expansion * H, key_size, W, theta, logn, sinks
-        self.i_dense = nn.Linear(H, 2 * self.E + key_size)
-        self.q_scale = nn.Parameter(torch.ones(key_size))
-        self.q_offset = nn.Parameter(torch.zeros(key_size))
-        self.k_scale = nn.Parameter(torch.ones(key_size))
-        self.k_offset = nn.Parameter(torch.zeros(key_size))
-        self.o_dense = nn.Linear(self.E, H)
-
-    def forward(self, a):
-        Bsz, T, H = a.shape
-        u, v, z = torch.split(F.silu(self.i_dense(a)), [self.E, self.E, self.S], -1)
-        cos, sin = rope_tables(T, self.S, self.theta)
-        q = rope_apply(z * self.q_scale + self.q_offset, cos, sin).unsqueeze(1)
-        kr = (z * self.k_scale + self.k_offset).unsqueeze(1)
-        k = rope_apply(kr, cos, sin)
-        out = _local_attention(q, k, v.unsqueeze(1), self.W, self.logn, 0)[:, 0]
-        return self.o_dense(u * out)
-
-
-class TBlock(nn.Module):
-    def __init__(self, H, mixer, post, mlp_hidden=None):
-        super().__init__()
-        self.norm = nn.LayerNorm(H)
-        self.mixer = mixer
-        self.post = post
-        M = mixer.hidden_size if isinstance(mixer, nn.GRU) else H
-        if post == "glu":
-            self.out1 = nn.Linear(M, H)
-            self.out2 = nn.Linear(M, H)
-        self.has_mlp = mlp_hidden is not None
-        if self.has_mlp:
-            self.mlp_norm = nn.LayerNorm(H)
-            self.mlp = nn.Module()
-            self.mlp.fc1 = nn.Linear(H, mlp_hidden)
-            self.mlp.fc2 = nn.Linear(mlp_hidden, H)
-
-    def forward(self, x):
-        m = self.mixer(self.norm(x))
-        if self.post == "glu":
-            g = F.gelu(m)
-            m = self.out1(g) * torch.sigmoid(self.out2(g))
-        x = x + m
-        if self.has_mlp:
-            x = x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.mlp_norm(x))))
-        return x
-
-
-class TModel(nn.Module):
-    def __init__(self, config, gen):
-        super().__init__()
-        H = config["d_model"]
-        self.embed = nn.Embedding(V, H)
-        nn.init.normal_(self.embed.weight, std=1.0)
-        blocks = []
-        for b in config["blocks"]:
-            m = b["mixer"]
-            if m["type"] == "lru":
-                mx = TLRU(H, m["d_state"], gen=gen)
-            elif m["type"] == "gru":
-                mx = TGRU(H, m["d_state"])
-            elif m["type"] == "attention":
-                mx = TAttention(H, m["heads"], m["window"], m["rope_theta"], m.get("logn_base"),
-                                m.get("sinks", 0))
-            else:
-                mx = TGAU(H, m["expansion"], m["key_size"], m["window"], m["rope_theta"],
-                          m["logn_base"], m.get("sinks", 0))
-            blocks.append(TBlock(H, mx, b.get("post", "glu"), (b.get("mlp") or {}).get("hidden")))
-        self.blocks = nn.ModuleList(blocks)
-        self.final_norm = nn.LayerNorm(H)
-        self.head = nn.Linear(H, V)
-
-    def forward(self, tokens):
-        x = self.embed(tokens)
-        for b in self.blocks:
-            x = b(x)
-        return self.head(self.final_norm(x))
-
-
-# ---------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------
 
@@ -456,14 +228,14 @@ TRAIN = dict(seed=1234, steps=500, phases=[(0.5, 256, 16), (0.5, 1024, 4)], lr=3
              warmup=30, weight_decay=0.0, clip=1.0, probe_weight=1.0)
 
 
-def export_state(tm):
-    """Training state_dict -> format tensor names (identical but for the mlp container)."""
-    return {k: v.detach().to(torch.float64) for k, v in tm.state_dict().items()}
+# LRU init for this task: |lambda| on the ring [0.99, 0.9999], phase in [0, pi/10]
+LRU_INIT = dict(r_min=0.99, r_max=0.9999, max_phase=math.pi / 10)
 
 
 def check_export(directory, tm, rng_seed=7):
     """Reloads the export with the float64 reference and compares surprisals with the
-    training module (float32) on one fresh training stream; returns the max abs diff."""
+    training module (float32) on one fresh training stream; returns the max abs diffs
+    (package vs reference batch path, reference step vs batch path)."""
     ref = R.load_model(directory)
     toks, _ = train_batch(np.random.RandomState(rng_seed), 1, 300)
     vals = [int(x) for x in toks[0]]
@@ -471,9 +243,7 @@ def check_export(directory, tm, rng_seed=7):
     sc = R.StreamScorer(ref)
     step = [sc.score("k", token=v)["score"] for v in vals[:150]]
     with torch.no_grad():
-        inp = torch.tensor([[BOS] + vals[:-1]])
-        lp = torch.log_softmax(tm(F.pad(inp, (0, (-inp.shape[1]) % 64), value=0))[0], -1)
-        got = [-float(lp[t, v]) for t, v in enumerate(vals)]
+        got = tm.scores(torch.tensor([vals]))[0].tolist()
     return max(abs(a - b) for a, b in zip(got, want)), max(abs(a - b) for a, b in zip(step, want))
 
 
@@ -487,8 +257,7 @@ def train_one(name, out_root, seed=None, steps=None, log=print, phases=None):
     if phases is not None:
         p["phases"] = phases
     torch.manual_seed(p["seed"])
-    gen = torch.Generator().manual_seed(p["seed"])
-    tm = TModel(cfg, gen)
+    tm = lseq.LseqModel(cfg, lru_init=LRU_INIT)
     nparams = sum(x.numel() for x in tm.parameters())
     opt = torch.optim.AdamW(tm.parameters(), lr=p["lr"], weight_decay=p["weight_decay"],
                             betas=(0.9, 0.98))
@@ -506,11 +275,7 @@ def train_one(name, out_root, seed=None, steps=None, log=print, phases=None):
             if step < acc * p["steps"]:
                 break
         toks, isp = train_batch(rng, batch, length)
-        x = torch.from_numpy(np.concatenate([np.full((batch, 1), BOS), toks[:, :-1]], 1))
-        y = torch.from_numpy(toks)
-        logits = tm(x)
-        ce = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="none")
-        ce = ce.view(batch, -1)
+        ce = tm.scores(torch.from_numpy(toks))       # [batch, length] surprisals; BOS first
         pv = torch.from_numpy(isp)
         loss_tok = ce.mean()
         loss_probe = ce[pv].mean()
@@ -527,7 +292,7 @@ def train_one(name, out_root, seed=None, steps=None, log=print, phases=None):
     last = hist[-25:]
     final = (float(np.mean([a for a, _ in last])), float(np.mean([b for _, b in last])))
     d = os.path.join(out_root, name)
-    R.save_model(d, cfg, export_state(tm), "F32")
+    lseq.save(tm, d, "F32")
     diff_batch, diff_step = check_export(d, tm)
     info = {"model": name, "params": nparams, "train": p, "seconds": round(secs, 1),
             "final_token_loss": round(final[0], 4), "final_probe_loss": round(final[1], 4),
@@ -543,21 +308,12 @@ def train_one(name, out_root, seed=None, steps=None, log=print, phases=None):
 # Evaluation
 # ---------------------------------------------------------------------------------------
 
-def load_fast(model_dir):
-    """The exported model as a batched float32 training module (same tensor names)."""
-    with open(os.path.join(model_dir, "config.json")) as f:
-        cfg = json.load(f)
-    tm = TModel(cfg, torch.Generator().manual_seed(0))
-    sd = R.read_safetensors(os.path.join(model_dir, "model.safetensors"))
-    tm.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True)
-    return tm.eval()
-
-
 @torch.no_grad()
-def fast_score_file(tm, in_path, out_path, batch=32):
-    """Same output as lseq_ref.score_file (key, seq, id?, score) for a BOS tokens model,
-    computed per key on whole streams in float32 batches: a quick, non-reference scorer
-    for large evaluations (cross-checked against the reference in README.md)."""
+def fast_score_file(tm, in_path, out_path):
+    """Same output as lseq_ref.score_file (key, seq, id?, score), computed per key on whole
+    streams in float32 batches by the package (lseq.LseqModel.scores): a quick,
+    non-reference scorer for large evaluations (cross-checked against the reference in
+    README.md)."""
     evs, streams = [], {}
     with open(in_path) as f:
         for line in f:
@@ -565,33 +321,19 @@ def fast_score_file(tm, in_path, out_path, batch=32):
             st = streams.setdefault(e["key"], [])
             evs.append((e["key"], len(st), e.get("id")))
             st.append(e["token"])
-    surpr = {}
-    keys = sorted(streams, key=lambda k: len(streams[k]))
-    for b in range(0, len(keys), batch):
-        ks = keys[b:b + batch]
-        T = max(len(streams[k]) for k in ks)
-        Tp = T + (-T) % 64
-        x = torch.zeros(len(ks), Tp, dtype=torch.long)
-        for i, k in enumerate(ks):
-            toks = streams[k]
-            x[i, 0] = BOS
-            x[i, 1:len(toks)] = torch.tensor(toks[:-1])
-        lp = torch.log_softmax(tm(x), -1)
-        for i, k in enumerate(ks):
-            toks = torch.tensor(streams[k])
-            surpr[k] = (-lp[i, torch.arange(len(toks)), toks]).tolist()
+    surpr = score_streams(tm, streams)
     with open(out_path, "w") as f:
         for k, seq, i in evs:
             rec = {"key": k, "seq": seq}
             if i is not None:
                 rec["id"] = i
-            rec["score"] = surpr[k][seq]
+            rec["score"] = float(surpr[k][seq])
             f.write(json.dumps(rec) + "\n")
 
 
 def eval_model(model_dir, distances, keys, seed, work, engine="ref"):
     os.makedirs(work, exist_ok=True)
-    model = R.load_model(model_dir) if engine == "ref" else load_fast(model_dir)
+    model = R.load_model(model_dir) if engine == "ref" else lseq.load(model_dir).eval()
     res = {}
     for D in distances:
         ev = os.path.join(work, "events-d%d-k%d-s%d.jsonl" % (D, keys, seed))
@@ -629,7 +371,7 @@ def main(argv=None):
     v.add_argument("--work", default="/tmp/longrange-eval")
     v.add_argument("--engine", choices=["ref", "fast"], default="ref",
                    help="ref: lseq_ref.score_file, float64, event by event (the reference); "
-                        "fast: the training module in float32 on whole streams")
+                        "fast: the lseq package in float32 on whole streams")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     if a.cmd == "train":
