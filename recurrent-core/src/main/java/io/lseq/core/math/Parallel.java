@@ -40,6 +40,14 @@ public final class Parallel implements AutoCloseable {
     }
 
     /**
+     * Whether {@link #range} would run {@code [0, n)} in one part, in the caller. Hot paths then
+     * call their body directly: a step creates no lambda.
+     */
+    public boolean serial(int n, int grain) {
+        return pool == null || n / Math.max(1, grain) <= 1;
+    }
+
+    /**
      * Runs {@code body} over {@code [0, n)} in parts of at least {@code grain} indices, in
      * parallel, and returns when all are done.
      */

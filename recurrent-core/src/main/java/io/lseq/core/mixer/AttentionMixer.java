@@ -5,6 +5,7 @@ import io.lseq.core.format.ModelFormatException;
 import io.lseq.core.format.Weights;
 import io.lseq.core.math.Linear;
 import io.lseq.core.math.Parallel;
+import io.lseq.core.math.Rows;
 
 /**
  * Causal windowed multi-head attention with RoPE and optional log-n scaling. Projections
@@ -54,48 +55,50 @@ public final class AttentionMixer implements Mixer {
     }
 
     @Override
-    public int scratchSize() {
-        return 4 * h + cache.scratchSize();
-    }
-
-    @Override
     public long parameters() {
         return q.parameters() + k.parameters() + v.parameters() + o.parameters();
     }
 
-    @Override
-    public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
-        int qs = 0;
-        int ks = h;
-        int vs = 2 * h;
-        int outs = 3 * h;
-        q.apply(a, 0, scratch, qs);
-        k.apply(a, 0, scratch, ks);
-        v.apply(a, 0, scratch, vs);
-        cache.attend(state, off, pos, scratch, qs, scratch, ks, scratch, vs, scratch, outs, scratch, 4 * h);
-        o.apply(scratch, outs, m, 0);
+    /** Rows of q, k, v and the attention's output; the window's working memory. */
+    private final class AttentionScratch implements Scratch {
+        float[][] q = new float[0][];
+        float[][] k = new float[0][];
+        float[][] v = new float[0][];
+        float[][] att = new float[0][];
+        final float[] window = new float[cache.scratchSize()];
     }
 
-    /**
-     * The batch path: q, k, v of every event as products over the rows, then the window's
-     * attention with the queries in parallel ({@link WindowCache#attendRun}), then o over the rows.
-     */
     @Override
-    public void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
-        float[][] qs = new float[length][h];
-        float[][] ks = new float[length][h];
-        float[][] vs = new float[length][h];
-        par.range(length, ROWS_PER_TASK, (from, to) -> {
-            q.applyRows(a, qs, from, to);
-            k.applyRows(a, ks, from, to);
-            v.applyRows(a, vs, from, to);
-        });
-        float[][] att = new float[length][h];
-        for (int t0 = 0; t0 < length; t0 += WindowCache.RUN_CHUNK) {
-            int t1 = Math.min(length, t0 + WindowCache.RUN_CHUNK);
-            cache.attendRun(state, off, pos0 + t0, qs, 0, ks, 0, vs, 0, att, 0, t0, t1, par);
+    public Scratch newScratch() {
+        return new AttentionScratch();
+    }
+
+    /** q, k, v of every row as products, the window's attention key by key, then o over the rows. */
+    @Override
+    public void forward(Runs runs, int off, float[][] a, float[][] m, Scratch scratch, Parallel par) {
+        AttentionScratch s = (AttentionScratch) scratch;
+        int rows = runs.rows();
+        float[][] qs = s.q = Rows.atLeast(s.q, rows, h);
+        float[][] ks = s.k = Rows.atLeast(s.k, rows, h);
+        float[][] vs = s.v = Rows.atLeast(s.v, rows, h);
+        float[][] att = s.att = Rows.atLeast(s.att, rows, h);
+        if (par.serial(rows, ROWS_PER_TASK)) {
+            qkv(a, qs, ks, vs, 0, rows);
+        } else {
+            par.range(rows, ROWS_PER_TASK, (from, to) -> qkv(a, qs, ks, vs, from, to));
         }
-        par.range(length, ROWS_PER_TASK, (from, to) -> o.applyRows(att, m, from, to));
+        cache.attendRuns(runs, off, qs, 0, ks, 0, vs, 0, att, 0, s.window, par);
+        if (par.serial(rows, ROWS_PER_TASK)) {
+            o.applyRows(att, m, 0, rows);
+        } else {
+            par.range(rows, ROWS_PER_TASK, (from, to) -> o.applyRows(att, m, from, to));
+        }
+    }
+
+    private void qkv(float[][] a, float[][] qs, float[][] ks, float[][] vs, int from, int to) {
+        q.applyRows(a, qs, from, to);
+        k.applyRows(a, ks, from, to);
+        v.applyRows(a, vs, from, to);
     }
 
     /** Events per task of the batched products. */

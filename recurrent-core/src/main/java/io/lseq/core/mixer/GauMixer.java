@@ -5,6 +5,7 @@ import io.lseq.core.format.Weights;
 import io.lseq.core.math.Activation;
 import io.lseq.core.math.Linear;
 import io.lseq.core.math.Parallel;
+import io.lseq.core.math.Rows;
 
 /**
  * Gated attention unit (GAU-alpha), single head:
@@ -50,76 +51,71 @@ public final class GauMixer implements Mixer {
     }
 
     @Override
-    public int scratchSize() {
-        // [u | v | z] from i_dense, then q and k, then the attention output, then the cache's own.
-        return 2 * e + s + 2 * s + e + cache.scratchSize();
-    }
-
-    @Override
     public long parameters() {
         return in.parameters() + out.parameters() + 4L * s;
     }
 
+    /** Rows of {@code [u | v | z | q | k]} and of the attention's output; the window's working memory. */
+    private final class GauScratch implements Scratch {
+        float[][] rows = new float[0][];
+        float[][] att = new float[0][];
+        final float[] window = new float[cache.scratchSize()];
+    }
+
     @Override
-    public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
-        int u = 0;
-        int v = e;
-        int z = 2 * e;
-        int q = z + s;
-        int k = q + s;
-        int att = k + s;
-        in.apply(a, 0, scratch, 0);
-        for (int i = 0; i < 2 * e + s; i++) {
-            scratch[i] = Activation.silu(scratch[i]);
-        }
-        for (int i = 0; i < s; i++) {
-            float zi = scratch[z + i];
-            scratch[q + i] = zi * qScale[i] + qOffset[i];
-            scratch[k + i] = zi * kScale[i] + kOffset[i];
-        }
-        cache.attend(state, off, pos, scratch, q, scratch, k, scratch, v, scratch, att, scratch, att + e);
-        for (int i = 0; i < e; i++) {
-            scratch[att + i] *= scratch[u + i];
-        }
-        out.apply(scratch, att, m, 0);
+    public Scratch newScratch() {
+        return new GauScratch();
     }
 
     /**
-     * The batch path: {@code i_dense} of every event as one product over the rows, then the
-     * window's attention with the queries in parallel ({@link WindowCache#attendRun}), then
-     * {@code o_dense} over the rows.
+     * {@code i_dense} of every row as one product and its SiLU, q and k from z; the window's
+     * attention key by key; then the gate by u and {@code o_dense} over the rows.
      */
     @Override
-    public void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
+    public void forward(Runs runs, int off, float[][] a, float[][] m, Scratch scratch, Parallel par) {
+        GauScratch ws = (GauScratch) scratch;
+        int n = runs.rows();
         int width = 2 * e + s;
-        float[][] rows = new float[length][width + 2 * s];
-        float[][] att = new float[length][e];
-        par.range(length, ROWS_PER_TASK, (from, to) -> {
-            in.applyRows(a, rows, from, to);
-            for (int t = from; t < to; t++) {
-                float[] r = rows[t];
-                for (int i = 0; i < width; i++) {
-                    r[i] = Activation.silu(r[i]);
-                }
-                for (int i = 0; i < s; i++) {
-                    float zi = r[2 * e + i];
-                    r[width + i] = zi * qScale[i] + qOffset[i];
-                    r[width + s + i] = zi * kScale[i] + kOffset[i];
-                }
-            }
-        });
-        for (int t0 = 0; t0 < length; t0 += WindowCache.RUN_CHUNK) {
-            int t1 = Math.min(length, t0 + WindowCache.RUN_CHUNK);
-            cache.attendRun(state, off, pos0 + t0, rows, width, rows, width + s, rows, e, att, 0, t0, t1, par);
+        float[][] rows = ws.rows = Rows.atLeast(ws.rows, n, width + 2 * s);
+        float[][] att = ws.att = Rows.atLeast(ws.att, n, e);
+        if (par.serial(n, ROWS_PER_TASK)) {
+            input(a, rows, 0, n);
+        } else {
+            par.range(n, ROWS_PER_TASK, (from, to) -> input(a, rows, from, to));
         }
-        par.range(length, ROWS_PER_TASK, (from, to) -> {
-            for (int t = from; t < to; t++) {
-                for (int i = 0; i < e; i++) {
-                    att[t][i] *= rows[t][i];
-                }
+        cache.attendRuns(runs, off, rows, width, rows, width + s, rows, e, att, 0, ws.window, par);
+        if (par.serial(n, ROWS_PER_TASK)) {
+            output(rows, att, m, 0, n);
+        } else {
+            par.range(n, ROWS_PER_TASK, (from, to) -> output(rows, att, m, from, to));
+        }
+    }
+
+    /** Rows {@code [from, to)}: {@code [u | v | z] = silu(i_dense a)}, then q and k from z. */
+    private void input(float[][] a, float[][] rows, int from, int to) {
+        int width = 2 * e + s;
+        in.applyRows(a, rows, from, to);
+        for (int t = from; t < to; t++) {
+            float[] r = rows[t];
+            for (int i = 0; i < width; i++) {
+                r[i] = Activation.silu(r[i]);
             }
-            out.applyRows(att, m, from, to);
-        });
+            for (int i = 0; i < s; i++) {
+                float zi = r[2 * e + i];
+                r[width + i] = zi * qScale[i] + qOffset[i];
+                r[width + s + i] = zi * kScale[i] + kOffset[i];
+            }
+        }
+    }
+
+    /** Rows {@code [from, to)}: {@code m = o_dense(u * att)}. */
+    private void output(float[][] rows, float[][] att, float[][] m, int from, int to) {
+        for (int t = from; t < to; t++) {
+            for (int i = 0; i < e; i++) {
+                att[t][i] *= rows[t][i];
+            }
+        }
+        out.applyRows(att, m, from, to);
     }
 
     /** Events per task of the batched products. */

@@ -4,6 +4,7 @@ import io.lseq.core.format.ModelFormatException;
 import io.lseq.core.format.Weights;
 import io.lseq.core.math.Linear;
 import io.lseq.core.math.Parallel;
+import io.lseq.core.math.Rows;
 
 /**
  * Linear Recurrent Unit (Orvieto et al. 2023): a diagonal complex recurrence
@@ -99,40 +100,57 @@ public final class LruMixer implements Mixer {
     }
 
     @Override
-    public int scratchSize() {
-        return 2 * n;
-    }
-
-    @Override
     public long parameters() {
         return 3L * n + 4L * n * h + h;
     }
 
-    @Override
-    public void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
-        b.apply(a, 0, scratch, 0); // scratch: re[N], im[N] of gamma * B a
-        recur(state, off, scratch);
-        c.apply(state, off, m, 0);
-        addSkip(a, m);
+    /** Rows of {@code gamma * B a}, then of the states {@code h}, as re[N], im[N]. */
+    private static final class LruScratch implements Scratch {
+        float[][] u = new float[0][];
     }
 
     @Override
-    public int keyRowWidth() {
-        return 2 * n;
+    public Scratch newScratch() {
+        return new LruScratch();
     }
 
-    /** B and C as products over the keys: r1 holds each key's B a, r2 its new state for C. */
+    /**
+     * The input product of every row at once, the recurrence key by key (a run of one event as
+     * the step, a longer run as the chunked parallel scan, {@link #scan}), then the output
+     * product of every row at once.
+     */
     @Override
-    public void stepKeys(float[][] states, int off, long[] pos, float[][] a, float[][] m, int count, float[][] r1,
-            float[][] r2, float[] scratch) {
-        b.applyRows(a, r1, 0, count);
-        for (int k = 0; k < count; k++) {
-            recur(states[k], off, r1[k]);
-            System.arraycopy(states[k], off, r2[k], 0, 2 * n);
+    public void forward(Runs runs, int off, float[][] a, float[][] m, Scratch scratch, Parallel par) {
+        LruScratch s = (LruScratch) scratch;
+        int rows = runs.rows();
+        float[][] u = s.u = Rows.atLeast(s.u, rows, 2 * n);
+        if (par.serial(rows, ROWS_PER_TASK)) {
+            b.applyRows(a, u, 0, rows);
+        } else {
+            par.range(rows, ROWS_PER_TASK, (from, to) -> b.applyRows(a, u, from, to));
         }
-        c.applyRows(r2, m, 0, count);
-        for (int k = 0; k < count; k++) {
-            addSkip(a[k], m[k]);
+        for (int k = 0; k < runs.keys(); k++) {
+            int from = runs.start(k);
+            float[] state = runs.state(k);
+            if (runs.length(k) == 1) {
+                recur(state, off, u[from]);
+                System.arraycopy(state, off, u[from], 0, 2 * n);
+            } else {
+                scan(state, off, u, from, runs.end(k), par);
+            }
+        }
+        if (par.serial(rows, ROWS_PER_TASK)) {
+            output(a, u, m, 0, rows);
+        } else {
+            par.range(rows, ROWS_PER_TASK, (from, to) -> output(a, u, m, from, to));
+        }
+    }
+
+    /** Rows {@code [from, to)}: {@code m = Re(C h) + D a}. */
+    private void output(float[][] a, float[][] hs, float[][] m, int from, int to) {
+        c.applyRows(hs, m, from, to);
+        for (int t = from; t < to; t++) {
+            addSkip(a[t], m[t]);
         }
     }
 
@@ -159,36 +177,21 @@ public final class LruMixer implements Mixer {
     private static final int MIN_CHUNK = 256;
 
     /**
-     * The batch path: the input projection of every event at once, the recurrence as a chunked
-     * parallel scan over time ({@link #scan}), then the output projection of every event at once.
-     */
-    @Override
-    public void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
-        float[][] hs = new float[length][2 * n];
-        par.range(length, ROWS_PER_TASK, (from, to) -> b.applyRows(a, hs, from, to));
-        scan(state, off, hs, length, par);
-        par.range(length, ROWS_PER_TASK, (from, to) -> {
-            c.applyRows(hs, m, from, to);
-            for (int t = from; t < to; t++) {
-                addSkip(a[t], m[t]);
-            }
-        });
-    }
-
-    /**
-     * The linear recurrence {@code h_t = lambda h_{t-1} + u_t} over a run of events, in place:
-     * row {@code u[t]} (re then im) becomes {@code h_t}, and the state slice becomes the last.
+     * The linear recurrence {@code h_t = lambda h_{t-1} + u_t} over a run of events, rows
+     * {@code [first, end)}, in place: row {@code u[t]} (re then im) becomes {@code h_t}, and the
+     * state slice becomes the last.
      *
      * <p>Time is cut into chunks. Each chunk is scanned from zero in parallel; then, in order,
      * each chunk's true starting state is carried forward, {@code start_{k+1} = lambda^L_k
      * start_k + end_k} (lambda^L in closed form); then each chunk adds {@code lambda^(i+1)
      * start_k} to its i-th row, in parallel. Arithmetic is in double, as in {@link #step}.
      */
-    void scan(float[] state, int off, float[][] u, int length, Parallel par) {
+    void scan(float[] state, int off, float[][] u, int first, int end, Parallel par) {
+        int length = end - first;
         int chunks = par.threads() == 1 ? 1 : (int) Math.min(par.threads() * 4L, Math.max(1, length / MIN_CHUNK));
         int[] bounds = new int[chunks + 1];
         for (int k = 0; k <= chunks; k++) {
-            bounds[k] = (int) ((long) length * k / chunks);
+            bounds[k] = first + (int) ((long) length * k / chunks);
         }
         double[][] endRe = new double[chunks][n];
         double[][] endIm = new double[chunks][n];

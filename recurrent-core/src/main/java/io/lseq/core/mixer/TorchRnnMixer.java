@@ -3,6 +3,7 @@ package io.lseq.core.mixer;
 import io.lseq.core.format.Weights;
 import io.lseq.core.math.Linear;
 import io.lseq.core.math.Parallel;
+import io.lseq.core.math.Rows;
 
 /**
  * The part {@code torch.nn.GRU} and {@code torch.nn.LSTM} share: {@code G} gates of width N,
@@ -31,11 +32,6 @@ abstract class TorchRnnMixer implements Mixer {
     }
 
     @Override
-    public int scratchSize() {
-        return 2 * gates * n;
-    }
-
-    @Override
     public long parameters() {
         return ih.parameters() + hh.parameters();
     }
@@ -46,90 +42,80 @@ abstract class TorchRnnMixer implements Mixer {
      */
     abstract void combine(float[] state, int off, float[] gi, int giOff, float[] gh, int ghOff, float[] m);
 
-    @Override
-    public final void step(float[] state, int off, long pos, float[] a, float[] m, float[] scratch) {
-        ih.apply(a, 0, scratch, 0);
-        hh.apply(state, off, scratch, gates * n);
-        combine(state, off, scratch, 0, scratch, gates * n, m);
+    /** Gate rows of every event ({@code W_ih a + b_ih}); per running key, h and {@code W_hh h + b_hh}. */
+    private static final class RnnScratch implements Scratch {
+        float[][] gi = new float[0][];
+        float[][] h = new float[0][];
+        float[][] gh = new float[0][];
+        int[] order = new int[0];
+        long[] sort = new long[0];
     }
 
     @Override
-    public final int keyRowWidth() {
-        return gates * n;
-    }
-
-    /** Both products over the keys: {@code W_ih a} into r1, {@code W_hh h} into r2 (h copied into m first). */
-    @Override
-    public final void stepKeys(float[][] states, int off, long[] pos, float[][] a, float[][] m, int count,
-            float[][] r1, float[][] r2, float[] scratch) {
-        ih.applyRows(a, r1, 0, count);
-        for (int k = 0; k < count; k++) {
-            System.arraycopy(states[k], off, m[k], 0, n);
-        }
-        hh.applyRows(m, r2, 0, count);
-        for (int k = 0; k < count; k++) {
-            combine(states[k], off, r1[k], 0, r2[k], 0, m[k]);
-        }
+    public final Scratch newScratch() {
+        return new RnnScratch();
     }
 
     /**
-     * The input product of a chunk of events at once (it does not depend on h), in parallel, then
-     * the recurrence through the chunk; chunks keep the gate rows small enough to reuse.
+     * The input product of every row at once (it does not depend on h), then the keys in
+     * lockstep: per event index, one {@code W_hh} product over the keys that still have events,
+     * which reads each weight once for several keys, and the gates combined key by key.
      */
     @Override
-    public final void sequence(float[] state, int off, long pos0, float[][] a, float[][] m, int length, Parallel par) {
-        int chunk = Math.min(length, CHUNK);
-        float[][] gi = new float[chunk][gates * n];
-        float[] gh = new float[gates * n];
-        for (int t0 = 0; t0 < length; t0 += CHUNK) {
-            int rows = Math.min(CHUNK, length - t0);
-            float[][] in = java.util.Arrays.copyOfRange(a, t0, t0 + rows);
-            par.range(rows, ROWS_PER_TASK, (from, to) -> ih.applyRows(in, gi, from, to));
-            for (int t = 0; t < rows; t++) {
-                hh.apply(state, off, gh, 0);
-                combine(state, off, gi[t], 0, gh, 0, m[t0 + t]);
-            }
+    public final void forward(Runs runs, int off, float[][] a, float[][] m, Scratch scratch, Parallel par) {
+        RnnScratch s = (RnnScratch) scratch;
+        int rows = runs.rows();
+        int keys = runs.keys();
+        float[][] gi = s.gi = Rows.atLeast(s.gi, rows, gates * n);
+        if (par.serial(rows, ROWS_PER_TASK)) {
+            ih.applyRows(a, gi, 0, rows);
+        } else {
+            par.range(rows, ROWS_PER_TASK, (from, to) -> ih.applyRows(a, gi, from, to));
         }
-    }
-
-    /** Events per chunk of {@link #sequence}. */
-    private static final int CHUNK = 2048;
-
-    /**
-     * The keys in lockstep: the input product of every row at once, then per event index one
-     * {@code W_hh} product over the keys that still have events, which reads each weight once
-     * for several keys.
-     */
-    @Override
-    public final void sequenceKeys(float[][] states, int off, long[] pos0, float[][] a, float[][] m, int[] start,
-            int count) {
-        int rows = start[count];
-        float[][] gi = new float[rows][gates * n];
-        ih.applyRows(a, gi, 0, rows);
-        // Keys by length, longest first: the keys still running at event t are a prefix.
-        Integer[] order = new Integer[count];
-        int longest = 0;
-        for (int k = 0; k < count; k++) {
-            order[k] = k;
-            longest = Math.max(longest, start[k + 1] - start[k]);
-        }
-        java.util.Arrays.sort(order, (x, y) -> Integer.compare(start[y + 1] - start[y], start[x + 1] - start[x]));
-        float[][] h = new float[count][n];
-        float[][] gh = new float[count][gates * n];
-        int active = count;
+        float[][] h = s.h = Rows.atLeast(s.h, keys, n);
+        float[][] gh = s.gh = Rows.atLeast(s.gh, keys, gates * n);
+        int[] order = byLength(runs, s);
+        int longest = runs.length(order[0]);
+        int active = keys;
         for (int t = 0; t < longest; t++) {
-            while (active > 0 && start[order[active - 1] + 1] - start[order[active - 1]] <= t) {
+            while (active > 0 && runs.length(order[active - 1]) <= t) {
                 active--;
             }
             for (int j = 0; j < active; j++) {
-                System.arraycopy(states[order[j]], off, h[j], 0, n);
+                System.arraycopy(runs.state(order[j]), off, h[j], 0, n);
             }
             hh.applyRows(h, gh, 0, active);
             for (int j = 0; j < active; j++) {
                 int k = order[j];
-                combine(states[k], off, gi[start[k] + t], 0, gh[j], 0, m[start[k] + t]);
+                int row = runs.start(k) + t;
+                combine(runs.state(k), off, gi[row], 0, gh[j], 0, m[row]);
             }
         }
+    }
+
+    /** The keys by run length, longest first, so that the keys still running at event t are a prefix. */
+    private static int[] byLength(Runs runs, RnnScratch s) {
+        int keys = runs.keys();
+        if (s.order.length < keys) {
+            s.order = new int[Math.max(keys, 2 * s.order.length)];
+            s.sort = new long[s.order.length];
+        }
+        int[] order = s.order;
+        if (runs.single()) {
+            for (int k = 0; k < keys; k++) {
+                order[k] = k;
+            }
+            return order;
+        }
+        long[] sort = s.sort;
+        for (int k = 0; k < keys; k++) {
+            sort[k] = (long) (Integer.MAX_VALUE - runs.length(k)) << 32 | k;
+        }
+        java.util.Arrays.sort(sort, 0, keys);
+        for (int k = 0; k < keys; k++) {
+            order[k] = (int) sort[k];
+        }
+        return order;
     }
 
     /** Events per task of the batched input product. */

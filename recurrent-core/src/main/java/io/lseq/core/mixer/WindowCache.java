@@ -284,7 +284,32 @@ final class WindowCache {
         }
     }
 
-    /** Events per {@link #attendRun} call of the mixers: bounds the linear copy of the window. */
+    /**
+     * Attends every run of {@code runs}, row t's query, key and value at {@code q[t][qOff..]},
+     * {@code k[t][kOff..]}, {@code v[t][vOff..]}, its output into {@code out[t][outOff..]}: a run
+     * of one event as {@link #attend}, a longer one with its queries in parallel
+     * ({@link #attendRun}, in pieces of {@link #RUN_CHUNK} events).
+     *
+     * @param scratch at least {@link #scratchSize()} floats
+     */
+    void attendRuns(Runs runs, int off, float[][] q, int qOff, float[][] k, int kOff, float[][] v, int vOff,
+            float[][] out, int outOff, float[] scratch, Parallel par) {
+        for (int key = 0; key < runs.keys(); key++) {
+            float[] state = runs.state(key);
+            int from = runs.start(key);
+            long pos0 = runs.firstPosition(key);
+            if (runs.length(key) == 1) {
+                attend(state, off, pos0, q[from], qOff, k[from], kOff, v[from], vOff, out[from], outOff, scratch, 0);
+                continue;
+            }
+            for (int t0 = from; t0 < runs.end(key); t0 += RUN_CHUNK) {
+                int t1 = Math.min(runs.end(key), t0 + RUN_CHUNK);
+                attendRun(state, off, pos0 + (t0 - from), q, qOff, k, kOff, v, vOff, out, outOff, t0, t1, par);
+            }
+        }
+    }
+
+    /** Events per {@link #attendRun} call: bounds the linear copy of the window. */
     static final int RUN_CHUNK = 4096;
 
     /** Queries per task of {@link #attendRun}. */

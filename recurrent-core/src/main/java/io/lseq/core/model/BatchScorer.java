@@ -108,74 +108,18 @@ public final class BatchScorer implements BatchBackend {
 
     /** One key's run (not empty) over all threads, by rows and by scan chunks. */
     private void run(Sequence s, Parallel p) {
-        int length = s.length();
-        int h = model.config().dModel();
-        float[] values = s.state().values();
-        long pos0 = s.state().position();
-        Head head = model.head();
-        int headOff = model.headStateOffset();
-        int k = model.outputSize();
-        float[][] x = new float[length][h];
-        p.range(length, Block.ROWS, (from, to) -> model.input().applyRows(s.tokens(), s.features(), x, from, to));
-        float[] yBefore = head.predictive() ? Arrays.copyOfRange(values, headOff, headOff + h) : null;
-        for (Block b : model.blocks()) {
-            b.sequence(x, values, pos0, length, p);
-        }
-        p.range(length, Block.ROWS, (from, to) -> {
-            float[][] ys = new float[to - from][];
-            for (int t = from; t < to; t++) {
-                ys[t - from] = head.predictive() ? (t == 0 ? yBefore : x[t - 1]) : x[t];
-            }
-            head.emitRun(ys, s.tokens() == null ? null : Arrays.copyOfRange(s.tokens(), from, to),
-                    s.features() == null ? null : Arrays.copyOfRange(s.features(), from, to), s.out(), from * k, to - from);
-        });
-        if (head.predictive()) {
-            System.arraycopy(x[length - 1], 0, values, headOff, h);
-        }
-        s.state().advance(length);
+        ForwardPass pass = new ForwardPass(model);
+        pass.add(s.state(), s.tokens(), s.features(), 0, s.length(), s.out(), 0);
+        pass.run(p);
     }
 
-    /** Keys together (no run empty) on the calling thread: {@link Block#sequenceKeys}. */
+    /** Keys together (no run empty) on the calling thread: one pass over all their rows. */
     private void runKeys(List<Sequence> keys) {
-        int count = keys.size();
-        int h = model.config().dModel();
-        int[] start = new int[count + 1];
-        for (int k = 0; k < count; k++) {
-            start[k + 1] = start[k] + keys.get(k).length();
+        ForwardPass pass = new ForwardPass(model);
+        for (Sequence s : keys) {
+            pass.add(s.state(), s.tokens(), s.features(), 0, s.length(), s.out(), 0);
         }
-        float[][] x = new float[start[count]][];
-        float[][] states = new float[count][];
-        long[] pos0 = new long[count];
-        Head head = model.head();
-        int headOff = model.headStateOffset();
-        float[][] yBefore = new float[count][];
-        for (int k = 0; k < count; k++) {
-            Sequence s = keys.get(k);
-            float[][] rows = new float[s.length()][h];
-            model.input().applyRows(s.tokens(), s.features(), rows, 0, s.length());
-            System.arraycopy(rows, 0, x, start[k], s.length());
-            states[k] = s.state().values();
-            pos0[k] = s.state().position();
-            if (head.predictive()) {
-                yBefore[k] = Arrays.copyOfRange(states[k], headOff, headOff + h);
-            }
-        }
-        for (Block b : model.blocks()) {
-            b.sequenceKeys(x, states, pos0, start, count);
-        }
-        for (int k = 0; k < count; k++) {
-            Sequence s = keys.get(k);
-            int len = s.length();
-            float[][] ys = new float[len][];
-            for (int t = 0; t < len; t++) {
-                ys[t] = head.predictive() ? (t == 0 ? yBefore[k] : x[start[k] + t - 1]) : x[start[k] + t];
-            }
-            head.emitRun(ys, s.tokens(), s.features(), s.out(), 0, len);
-            if (head.predictive()) {
-                System.arraycopy(x[start[k] + len - 1], 0, states[k], headOff, h);
-            }
-            s.state().advance(len);
-        }
+        pass.run(Parallel.SERIAL);
     }
 
     @Override

@@ -4,15 +4,17 @@ import io.lseq.core.format.ModelConfig;
 import io.lseq.core.format.Weights;
 import io.lseq.core.math.Linear;
 import io.lseq.core.math.Norm;
+import io.lseq.core.math.Parallel;
 import io.lseq.core.math.Vec;
+import io.lseq.core.mixer.Runs;
 
 /**
  * What a model emits per event, from {@code head(final_norm(y))}.
  *
  * <p>{@code next_token} and {@code regression} score event t with the prediction made after
- * event t-1, so they keep {@code y_{t-1}} (width H) in the key's state and emit <em>before</em>
- * the blocks step; a fresh state holds zeros, which gives {@code head(final_norm(0))}.
- * {@code classes} emits after the step and keeps nothing.
+ * event t-1, so they keep {@code y_{t-1}} (width H) in the key's state; a fresh state holds
+ * zeros, which gives {@code head(final_norm(0))}. {@code classes} scores from {@code y_t} and
+ * keeps nothing. {@link #forward} is where that shift happens, for every path.
  */
 abstract class Head {
     final int h;
@@ -59,69 +61,90 @@ abstract class Head {
         return finalNorm.parameters() + proj.parameters();
     }
 
-    int scratchSize() {
-        return h + proj.out();
+    /** Rows of products at once: enough to share weight loads, few enough to stay in cache. */
+    static final int CHUNK_ROWS = 32;
+
+    /** One thread's buffers for {@link #forward}: {@link #CHUNK_ROWS} rows. */
+    final class Scratch {
+        final float[][] normed = new float[CHUNK_ROWS][h];
+        final float[][] projected = new float[CHUNK_ROWS][proj.out()];
     }
 
-    /** Emits what is due before the step, reading the state slice at {@code off}. */
-    abstract void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch);
-
-    /** Emits or stores what is due after the step; {@code y} is the last block's output. */
-    abstract void after(float[] y, float[] state, int off, float[] out, float[] scratch);
-
-    /**
-     * The head's output from {@code y[yOff..yOff+H)} into {@code out[outOff..)}: for predictive
-     * heads the score of the event ({@code token} or {@code features}) under the prediction made
-     * from y; for classes the probabilities.
-     */
-    final void emit(float[] y, int yOff, int token, float[] features, float[] out, int outOff, float[] scratch) {
-        int p = project(y, yOff, scratch);
-        score(scratch, p, token, features, out, outOff);
+    Scratch newScratch() {
+        return new Scratch();
     }
 
     /**
-     * {@link #emit} for {@code count} keys at once, the projection as one product: key i's y at
-     * {@code ys[i][yOff..)}, its output into {@code outs[i]}.
+     * Emits every event's output, event t of key k into {@code outs[k][outOff[k] + (t - start) *
+     * outputSize()]}, from {@code head(final_norm(y))}: for predictive heads from the output
+     * before the event ({@code y[t-1]}, or for a run's first event the one its key's state keeps
+     * at {@code off}), for classes from {@code y[t]}. Then predictive heads keep each key's last
+     * y in its state. This is the only place that shifts y by one event.
      *
-     * @param normed {@code count} rows of width H, scratch
-     * @param projected {@code count} rows of width {@code proj.out()}, scratch
+     * @param y the last block's output rows
+     * @param tokens the events' tokens by row (token input), else null
+     * @param features the events' features by row (feature input), else null
      */
-    final void emitRows(float[][] ys, int yOff, int[] tokens, float[][] features, float[][] outs, int count,
-            float[][] normed, float[][] projected) {
-        for (int k = 0; k < count; k++) {
-            finalNorm.apply(ys[k], yOff, normed[k], 0);
+    final void forward(Runs runs, int off, float[][] y, int[] tokens, float[][] features, float[][] outs, int[] outOff,
+            Scratch s, Parallel par) {
+        int rows = runs.rows();
+        if (par.serial(rows, Block.ROWS)) {
+            emit(runs, off, y, tokens, features, outs, outOff, s, 0, rows);
+        } else {
+            par.range(rows, Block.ROWS, (from, to) -> emit(runs, off, y, tokens, features, outs, outOff, new Scratch(),
+                    from, to));
         }
-        proj.applyRows(normed, projected, 0, count);
-        for (int k = 0; k < count; k++) {
-            score(projected[k], 0, tokens == null ? 0 : tokens[k], features == null ? null : features[k], outs[k], 0);
+        if (predictive()) {
+            for (int k = 0; k < runs.keys(); k++) {
+                System.arraycopy(y[runs.end(k) - 1], 0, runs.state(k), off, h);
+            }
         }
     }
 
-    /** Rows per product of {@link #emitRun}: enough to share weight loads, few enough to stay in cache. */
-    static final int RUN_ROWS = 32;
-
-    /**
-     * {@link #emit} for a run of one key's events, the projection as products over up to
-     * {@link #RUN_ROWS} rows: event i reads {@code ys[i]}, its token or features at index i, and
-     * writes {@code out[outOff + i * outputSize() ..]}.
-     */
-    final void emitRun(float[][] ys, int[] tokens, float[][] features, float[] out, int outOff, int count) {
-        int rows = Math.min(count, RUN_ROWS);
-        float[][] normed = new float[rows][h];
-        float[][] projected = new float[rows][proj.out()];
+    /** {@link #forward}'s outputs of rows {@code [from, to)}, {@link #CHUNK_ROWS} rows per product. */
+    private void emit(Runs runs, int off, float[][] y, int[] tokens, float[][] features, float[][] outs, int[] outOff,
+            Scratch s, int from, int to) {
         int width = outputSize();
-        for (int r0 = 0; r0 < count; r0 += RUN_ROWS) {
-            int n = Math.min(RUN_ROWS, count - r0);
-            for (int i = 0; i < n; i++) {
-                finalNorm.apply(ys[r0 + i], 0, normed[i], 0);
+        boolean shift = predictive();
+        int key = keyOf(runs, from);
+        for (int r0 = from; r0 < to; r0 += CHUNK_ROWS) {
+            int n = Math.min(CHUNK_ROWS, to - r0);
+            for (int k = key, i = 0; i < n; i++) {
+                int t = r0 + i;
+                while (t >= runs.end(k)) {
+                    k++;
+                }
+                if (shift && t == runs.start(k)) {
+                    finalNorm.apply(runs.state(k), off, s.normed[i], 0);
+                } else {
+                    finalNorm.apply(y[shift ? t - 1 : t], 0, s.normed[i], 0);
+                }
             }
-            proj.applyRows(normed, projected, 0, n);
+            proj.applyRows(s.normed, s.projected, 0, n);
             for (int i = 0; i < n; i++) {
-                int e = r0 + i;
-                score(projected[i], 0, tokens == null ? 0 : tokens[e], features == null ? null : features[e], out,
-                        outOff + e * width);
+                int t = r0 + i;
+                while (t >= runs.end(key)) {
+                    key++;
+                }
+                score(s.projected[i], 0, tokens == null ? 0 : tokens[t], features == null ? null : features[t], outs[key],
+                        outOff[key] + (t - runs.start(key)) * width);
             }
         }
+    }
+
+    /** The key whose run holds row {@code t}. */
+    private static int keyOf(Runs runs, int t) {
+        int lo = 0;
+        int hi = runs.keys() - 1;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) >>> 1;
+            if (runs.start(mid) <= t) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return lo;
     }
 
     /** The output from {@code p[pOff..pOff+proj.out())} = head(final_norm(y)). */
@@ -129,13 +152,6 @@ abstract class Head {
 
     /** Whether the output for event t comes from {@code y_{t-1}} (else from {@code y_t}). */
     abstract boolean predictive();
-
-    /** {@code scratch[h..h+out) = head(final_norm(y[off..off+h)))}; returns where the result starts. */
-    final int project(float[] y, int off, float[] scratch) {
-        finalNorm.apply(y, off, scratch, 0);
-        proj.apply(scratch, 0, scratch, h);
-        return h;
-    }
 
     /** Heads that score event t with the prediction from {@code y_{t-1}}. */
     abstract static class Predictive extends Head {
@@ -151,16 +167,6 @@ abstract class Head {
         @Override
         int outputSize() {
             return 1;
-        }
-
-        @Override
-        void after(float[] y, float[] state, int off, float[] out, float[] scratch) {
-            System.arraycopy(y, 0, state, off, h);
-        }
-
-        @Override
-        void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch) {
-            emit(state, off, token, features, out, 0, scratch);
         }
 
         @Override
@@ -222,14 +228,6 @@ abstract class Head {
         @Override
         int outputSize() {
             return proj.out();
-        }
-
-        @Override
-        void before(float[] state, int off, int token, float[] features, float[] out, float[] scratch) {}
-
-        @Override
-        void after(float[] y, float[] state, int off, float[] out, float[] scratch) {
-            emit(y, 0, 0, null, out, 0, scratch);
         }
 
         @Override

@@ -1,6 +1,7 @@
 package io.lseq.core.model;
 
 import io.lseq.core.format.ModelConfig;
+import io.lseq.core.math.Parallel;
 
 /**
  * Steps keys' states one event at a time. Holds the scratch buffers of one thread, so a step
@@ -8,20 +9,11 @@ import io.lseq.core.format.ModelConfig;
  */
 public final class Scorer {
     private final Model model;
-    private final float[] x;
-    private final Block.Scratch[] blocks;
-    private final float[] headScratch;
-    private KeyRows keyRows;
+    private final ForwardPass pass;
 
     Scorer(Model model) {
         this.model = model;
-        this.x = new float[model.config().dModel()];
-        Block[] bs = model.blocks();
-        this.blocks = new Block.Scratch[bs.length];
-        for (int i = 0; i < bs.length; i++) {
-            blocks[i] = bs[i].newScratch();
-        }
-        this.headScratch = new float[model.head().scratchSize()];
+        this.pass = new ForwardPass(model);
     }
 
     /** The model this scorer steps. */
@@ -68,7 +60,7 @@ public final class Scorer {
 
     /**
      * Scores one event of each of {@code count} different keys and advances their states, the
-     * products of all keys together: equal, within float rounding, to {@link #stepToken} or
+     * products of all keys together: the same numbers as {@link #stepToken} or
      * {@link #stepFeatures} key by key, and faster per event, since each weight is read once per
      * four keys instead of once per key (the micro-batches of the streaming job).
      *
@@ -81,34 +73,12 @@ public final class Scorer {
      */
     public void stepKeys(KeyState[] states, int[] tokens, float[][] features, int count, float[][] outs) {
         validateKeys(states, tokens, features, count);
-        KeyRows s = keyRows(count);
+        pass.clear();
         for (int k = 0; k < count; k++) {
-            s.states[k] = states[k].values();
-            s.pos[k] = states[k].position();
+            pass.add(states[k], tokens == null ? 0 : tokens[k], features == null ? null : features[k], outs[k]);
         }
-        Head head = model.head();
-        int headOff = model.headStateOffset();
-        if (head.predictive()) {
-            head.emitRows(s.states, headOff, tokens, features, outs, count, s.normed, s.projected);
-        }
-        for (int k = 0; k < count; k++) {
-            model.input().apply(tokens == null ? 0 : tokens[k], features == null ? null : features[k], s.x[k]);
-        }
-        Block[] bs = model.blocks();
-        for (int i = 0; i < bs.length; i++) {
-            bs[i].stepKeys(s.x, s.states, s.pos, count, s.blocks[i]);
-        }
-        if (head.predictive()) {
-            for (int k = 0; k < count; k++) {
-                System.arraycopy(s.x[k], 0, s.states[k], headOff, x.length);
-            }
-        } else {
-            head.emitRows(s.x, 0, tokens, features, outs, count, s.normed, s.projected);
-        }
-        for (int k = 0; k < count; k++) {
-            states[k].advance();
-            s.states[k] = null;
-        }
+        pass.run(Parallel.SERIAL);
+        pass.clear();
     }
 
     private void validateKeys(KeyState[] states, int[] tokens, float[][] features, int count) {
@@ -152,39 +122,6 @@ public final class Scorer {
         return null;
     }
 
-    /** Buffers of {@link #stepKeys}, grown to the largest count seen (allocation only then). */
-    private KeyRows keyRows(int count) {
-        if (keyRows == null || keyRows.capacity < count) {
-            keyRows = new KeyRows(Math.max(count, keyRows == null ? 0 : 2 * keyRows.capacity));
-        }
-        return keyRows;
-    }
-
-    private final class KeyRows {
-        final int capacity;
-        final float[][] x;
-        final float[][] states;
-        final long[] pos;
-        final Block.KeyRows[] blocks;
-        final float[][] normed;
-        final float[][] projected;
-
-        KeyRows(int capacity) {
-            this.capacity = capacity;
-            int h = model.config().dModel();
-            x = new float[capacity][h];
-            states = new float[capacity][];
-            pos = new long[capacity];
-            Block[] bs = model.blocks();
-            blocks = new Block.KeyRows[bs.length];
-            for (int i = 0; i < bs.length; i++) {
-                blocks[i] = bs[i].new KeyRows(capacity);
-            }
-            normed = new float[capacity][h];
-            projected = new float[capacity][model.head().proj.out()];
-        }
-    }
-
     /** Consumes a token without emitting anything: how a fresh state takes the BOS token. */
     void consume(KeyState state, int token) {
         step(state, token, null, new float[model.outputSize()]);
@@ -196,16 +133,9 @@ public final class Scorer {
             throw new IllegalArgumentException("state has " + s.length + " floats, model " + model.config().name()
                     + " needs " + model.stateSize());
         }
-        Head head = model.head();
-        int headOff = model.headStateOffset();
-        head.before(s, headOff, token, features, out, headScratch);
-        model.input().apply(token, features, x);
-        Block[] bs = model.blocks();
-        long pos = state.position();
-        for (int i = 0; i < bs.length; i++) {
-            bs[i].step(x, s, pos, blocks[i]);
-        }
-        head.after(x, s, headOff, out, headScratch);
-        state.advance();
+        pass.clear();
+        pass.add(state, token, features, out);
+        pass.run(Parallel.SERIAL);
+        pass.clear();
     }
 }
