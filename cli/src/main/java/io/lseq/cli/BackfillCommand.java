@@ -102,7 +102,7 @@ public final class BackfillCommand implements Callable<Integer> {
         String group = groupId != null ? groupId : KafkaIO.defaultGroupId(model.config().name());
         BatchBackends.Choice choice;
         try {
-            choice = BatchBackends.open(device, model, modelDir, threads);
+            choice = BatchBackends.open(device, model, threads);
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

@@ -1,14 +1,11 @@
 package io.lseq.gpu;
 
 import io.lseq.core.format.ModelConfig;
-import io.lseq.core.format.SafeTensors;
-import io.lseq.core.format.Weights;
 import io.lseq.core.model.BatchBackend;
 import io.lseq.core.model.BatchScorer;
 import io.lseq.core.model.KeyState;
 import io.lseq.core.model.Model;
 import io.lseq.core.model.Sequence;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import jcuda.driver.CUdeviceptr;
@@ -30,26 +27,13 @@ public final class GpuBatchScorer implements BatchBackend {
      * {@code -Dlseq.gpu.scan=VARIANT} picks another.
      */
     static final String SCAN_VARIANT = System.getProperty("lseq.gpu.scan", "l8");
-    /** Floats of logits at once for the head (1 GiB). */
-    private static final long HEAD_FLOATS = 1L << 28;
-
     private final CudaDevice dev;
     private final Kernels k;
     private final LruScan scan;
     private final Model model;
     private final ModelConfig cfg;
+    private final DeviceModel dm;
     private final int h;
-    private final List<DeviceBuffer> weights = new ArrayList<>();
-    private final CUdeviceptr embed;
-    private final CUdeviceptr inW;
-    private final CUdeviceptr inB;
-    private final LruBlock[] blocks;
-    private final CUdeviceptr finalW;
-    private final CUdeviceptr finalB;
-    private final CUdeviceptr headW;
-    private final CUdeviceptr headB;
-    private final int headOut;
-    private final int headStateOffset;
 
     // Per-batch buffers, grown on demand.
     private final DeviceBuffer tokens = new DeviceBuffer();
@@ -71,20 +55,8 @@ public final class GpuBatchScorer implements BatchBackend {
     private final jcuda.driver.CUevent spanStart = new jcuda.driver.CUevent();
     private final jcuda.driver.CUevent spanStop = new jcuda.driver.CUevent();
     private float lastDeviceMillis;
-    /** Rows (events) of one pass over the device at most ({@link #sizePasses}). */
-    private long maxRows;
-    /** Keys of one pass at most ({@link #sizePasses}). */
-    private long maxKeys;
-
-    /** One LRU block's weights on the device. */
-    private static final class LruBlock {
-        int n;
-        int stateOffset;
-        int mlpHidden;
-        boolean glu;
-        CUdeviceptr normW, normB, bStacked, cStacked, lambda, powers, d;
-        CUdeviceptr out1W, out1B, out2W, out2B, mlpNormW, mlpNormB, fc1W, fc1B, fc2W, fc2B;
-    }
+    /** Rows and keys of one pass over the device at most. */
+    private final PassSize passes;
 
     /**
      * Why {@code cfg} cannot run here, or null when it can: the GPU backend runs LRU blocks only.
@@ -100,28 +72,17 @@ public final class GpuBatchScorer implements BatchBackend {
         return null;
     }
 
-    /** Loads the weights of the model in {@code dir} (already loaded on the CPU as {@code model}). */
-    public static GpuBatchScorer load(CudaDevice dev, Path dir, Model model) {
-        return load(dev, dir, model, rowCap());
-    }
-
-    /** {@link #load} with passes of at most {@code passRows} rows (tests: keys cut across passes). */
-    static GpuBatchScorer load(CudaDevice dev, Path dir, Model model, long passRows) {
-        Path file = dir.resolve("model.safetensors");
-        return new GpuBatchScorer(dev, model, new Weights(file.toString(), SafeTensors.read(file)), passRows);
+    /** Puts {@code model} (loaded on the CPU) on the device, with passes sized from its free memory. */
+    public static GpuBatchScorer load(CudaDevice dev, Model model) {
+        return new GpuBatchScorer(dev, model, PassSize.rowCap());
     }
 
     /**
-     * @param model the model on the CPU: its config, state layout and fresh states
-     * @param w the same model's tensors (each is taken once)
+     * With passes of at most {@code passRows} rows (tests: keys cut across passes).
+     *
      * @throws IllegalArgumentException if {@link #unsupported} says so
      */
-    public GpuBatchScorer(CudaDevice dev, Model model, Weights w) {
-        this(dev, model, w, rowCap());
-    }
-
-    /** With passes of at most {@code passRows} rows (tests: keys cut across passes). */
-    GpuBatchScorer(CudaDevice dev, Model model, Weights w, long passRows) {
+    GpuBatchScorer(CudaDevice dev, Model model, long passRows) {
         this.cfg = model.config();
         String why = unsupported(cfg);
         if (why != null) {
@@ -135,134 +96,11 @@ public final class GpuBatchScorer implements BatchBackend {
         this.scan = new LruScan(dev, SCAN_VARIANT);
         jcuda.driver.JCudaDriver.cuEventCreate(spanStart, 0);
         jcuda.driver.JCudaDriver.cuEventCreate(spanStop, 0);
-        ModelConfig.Input in = cfg.input();
-        float[] embedding = null;
-        if (in.tokens()) {
-            embedding = w.take("embed.weight", in.vocabSize(), h);
-            embed = put(embedding);
-            inW = null;
-            inB = null;
-        } else {
-            embed = null;
-            inW = put(w.take("input_proj.weight", h, in.dim()));
-            inB = put(w.take("input_proj.bias", h));
-        }
-        blocks = new LruBlock[cfg.blocks().size()];
-        int off = 0;
-        for (int i = 0; i < blocks.length; i++) {
-            blocks[i] = block(w, i, off);
-            off += 2 * blocks[i].n;
-        }
-        headStateOffset = off;
-        finalW = put(w.take("final_norm.weight", h));
-        finalB = cfg.norm() == ModelConfig.Norm.LAYER ? put(w.take("final_norm.bias", h)) : null;
-        ModelConfig.Head hc = cfg.head();
-        switch (hc.type()) {
-            case NEXT_TOKEN -> {
-                headOut = in.vocabSize();
-                headW = hc.tieEmbeddings() ? embed : put(w.take("head.weight", headOut, h));
-                float[] bias = w.takeOptional("head.bias", headOut);
-                headB = bias == null ? null : put(bias);
-            }
-            case CLASSES -> {
-                headOut = hc.numClasses();
-                headW = put(w.take("head.weight", headOut, h));
-                headB = put(w.take("head.bias", headOut));
-            }
-            default -> {
-                headOut = hc.dim();
-                headW = put(w.take("head.weight", headOut, h));
-                headB = put(w.take("head.bias", headOut));
-            }
-        }
-        w.requireAllTaken();
-        sizePasses(passRows);
-        if (headStateOffset + (predictive() ? h : 0) != model.stateSize()) {
-            throw new IllegalStateException("state layout: GPU " + (headStateOffset + (predictive() ? h : 0))
-                    + " floats, model " + model.stateSize());
-        }
-    }
-
-    private boolean predictive() {
-        return cfg.head().type() != ModelConfig.HeadType.CLASSES;
-    }
-
-    private CUdeviceptr put(float[] v) {
-        DeviceBuffer b = new DeviceBuffer();
-        weights.add(b);
-        return b.upload(v, v.length);
-    }
-
-    private CUdeviceptr put(double[] v) {
-        DeviceBuffer b = new DeviceBuffer();
-        weights.add(b);
-        return b.upload(v);
-    }
-
-    private LruBlock block(Weights w, int i, int stateOffset) {
-        ModelConfig.Block bc = cfg.blocks().get(i);
-        String p = "blocks." + i + ".";
-        String mp = p + "mixer.";
-        int n = ((ModelConfig.Lru) bc.mixer()).dState();
-        LruBlock b = new LruBlock();
-        b.n = n;
-        b.stateOffset = stateOffset;
-        boolean layer = cfg.norm() == ModelConfig.Norm.LAYER;
-        b.normW = put(w.take(p + "norm.weight", h));
-        b.normB = layer ? put(w.take(p + "norm.bias", h)) : null;
-        float[] nuLog = w.take(mp + "nu_log", n);
-        float[] thetaLog = w.take(mp + "theta_log", n);
-        float[] gammaLog = w.take(mp + "gamma_log", n);
-        float[] bRe = w.take(mp + "B_re", n, h);
-        float[] bIm = w.take(mp + "B_im", n, h);
-        float[] cRe = w.take(mp + "C_re", h, n);
-        float[] cIm = w.take(mp + "C_im", h, n);
-        b.d = put(w.take(mp + "D", h));
-        // Rows 2i, 2i+1 of B: gamma_i (B_re[i], B_im[i]), so one product gives u as complex64 [N].
-        float[] bs = new float[2 * n * h];
-        // Columns 2i, 2i+1 of C: (C_re[:, i], -C_im[:, i]), so one product of h gives Re(C h).
-        float[] cs = new float[h * 2 * n];
-        double[] lambda = new double[2 * n];
-        double[] logMod = new double[n];
-        double[] phase = new double[n];
-        for (int c = 0; c < n; c++) {
-            double mod = io.lseq.core.mixer.LruMixer.modulus(nuLog[c]);
-            phase[c] = Math.exp(thetaLog[c]);
-            logMod[c] = Math.log(mod);
-            lambda[2 * c] = mod * Math.cos(phase[c]);
-            lambda[2 * c + 1] = mod * Math.sin(phase[c]);
-            float gamma = (float) Math.exp(gammaLog[c]);
-            for (int j = 0; j < h; j++) {
-                bs[(2 * c) * h + j] = gamma * bRe[c * h + j];
-                bs[(2 * c + 1) * h + j] = gamma * bIm[c * h + j];
-            }
-            for (int o = 0; o < h; o++) {
-                cs[o * 2 * n + 2 * c] = cRe[o * n + c];
-                cs[o * 2 * n + 2 * c + 1] = -cIm[o * n + c];
-            }
-        }
-        b.bStacked = put(bs);
-        b.cStacked = put(cs);
-        b.lambda = put(lambda);
-        b.powers = put(scan.powers(logMod, phase));
-        b.glu = bc.post() == ModelConfig.Post.GLU;
-        if (b.glu) {
-            b.out1W = put(w.take(p + "out1.weight", h, h));
-            b.out1B = put(w.take(p + "out1.bias", h));
-            b.out2W = put(w.take(p + "out2.weight", h, h));
-            b.out2B = put(w.take(p + "out2.bias", h));
-        }
-        b.mlpHidden = bc.mlpHidden();
-        if (b.mlpHidden > 0) {
-            int m2 = b.mlpHidden;
-            b.mlpNormW = put(w.take(p + "mlp_norm.weight", h));
-            b.mlpNormB = layer ? put(w.take(p + "mlp_norm.bias", h)) : null;
-            b.fc1W = put(w.take(p + "mlp.fc1.weight", m2, h));
-            b.fc1B = put(w.take(p + "mlp.fc1.bias", m2));
-            b.fc2W = put(w.take(p + "mlp.fc2.weight", h, m2));
-            b.fc2B = put(w.take(p + "mlp.fc2.bias", h));
-        }
-        return b;
+        this.dm = new DeviceModel(model, scan);
+        long[] free = new long[1];
+        long[] total = new long[1];
+        jcuda.driver.JCudaDriver.cuMemGetInfo(free, total);
+        this.passes = PassSize.of(dm, free[0], passRows, dev.describe());
     }
 
     @Override
@@ -280,8 +118,8 @@ public final class GpuBatchScorer implements BatchBackend {
     }
 
     /**
-     * Scores the batch in passes over the device of at most {@link #maxRows} rows and
-     * {@link #maxKeys} keys each, packed key after key; a key that does not fit in a pass goes on
+     * Scores the batch in passes over the device of at most {@link PassSize#maxRows} rows and
+     * {@link PassSize#maxKeys} keys each, packed key after key; a key that does not fit in a pass goes on
      * in the next, from the state the last one left.
      */
     @Override
@@ -294,11 +132,11 @@ public final class GpuBatchScorer implements BatchBackend {
         long rows = 0;
         for (Sequence s : batch) {
             for (int from = 0; from < s.length(); ) {
-                if (rows == maxRows || pass.size() == maxKeys) {
+                if (rows == passes.maxRows() || pass.size() == passes.maxKeys()) {
                     pass(pass);
                     rows = 0;
                 }
-                int take = (int) Math.min(s.length() - from, maxRows - rows);
+                int take = (int) Math.min(s.length() - from, passes.maxRows() - rows);
                 pass.add(new Part(s, from, s.slice(from, from + take, width)));
                 rows += take;
                 from += take;
@@ -321,7 +159,7 @@ public final class GpuBatchScorer implements BatchBackend {
         parts.clear();
     }
 
-    /** Every block over all rows of {@code seqs} (none empty; they fit {@link #maxRows}). */
+    /** Every block over all rows of {@code seqs} (none empty; they fit a pass). */
     private void rows(List<Sequence> seqs) {
         int keys = seqs.size();
         int[] starts = new int[keys + 1];
@@ -336,115 +174,13 @@ public final class GpuBatchScorer implements BatchBackend {
         x.reserve(4L * rows * h);
         a.reserve(4L * rows * h);
         input(seqs, rows);
-        for (LruBlock b : blocks) {
+        for (DeviceModel.Block b : dm.blocks) {
             block(b, seqs, rows, keys);
         }
         head(seqs, rows, keys);
         for (Sequence s : seqs) {
             s.state().advance(s.length());
         }
-    }
-
-    /** Passes of at least this many rows, or the GPU is refused at load. */
-    private static final long MIN_PASS_ROWS = 64;
-
-    /** {@code -Dlseq.gpu.maxRows=N}: a cap on the rows of a pass (tests), else none. */
-    private static long rowCap() {
-        String v = System.getProperty("lseq.gpu.maxRows");
-        if (v == null) {
-            return Long.MAX_VALUE;
-        }
-        try {
-            long n = Long.parseLong(v.strip());
-            if (n >= 1) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // said below
-        }
-        throw new IllegalArgumentException("-Dlseq.gpu.maxRows must be a positive integer, got '" + v + "'");
-    }
-
-    /**
-     * Sizes the passes so that the device buffers, which keep the largest size any pass gave
-     * them, never hold more than 3/4 of the memory free after the weights: a quarter of that for
-     * the buffers sized by keys ({@link #keyBytes} a key), the rest for those sized by rows
-     * ({@link #rowBytes} a row, and the head's logits for a chunk of rows at a time). Rows *
-     * {@link #widestRow} stay within an int for the host arrays; {@code rowCap} caps the rows.
-     *
-     * @throws GpuUnavailableException if a pass of {@link #MIN_PASS_ROWS} rows does not fit
-     */
-    private void sizePasses(long rowCap) {
-        long[] free = new long[1];
-        long[] total = new long[1];
-        jcuda.driver.JCudaDriver.cuMemGetInfo(free, total);
-        long budget = free[0] / 4 * 3;
-        long keyBytes = keyBytes();
-        long rowBytes = rowBytes();
-        maxKeys = Math.max(1, budget / 4 / keyBytes);
-        long forRows = budget - maxKeys * keyBytes;
-        long headChunk = Math.max(64, HEAD_FLOATS / headOut);
-        long fit = forRows / (rowBytes + 4L * headOut);
-        if (fit > headChunk) {
-            fit = (forRows - 4L * headOut * headChunk) / rowBytes;
-        }
-        if (fit < Math.min(MIN_PASS_ROWS, rowCap)) {
-            throw new GpuUnavailableException(dev.describe() + " has " + (free[0] >> 20) + " MB free after the "
-                    + "weights: too little for passes of " + MIN_PASS_ROWS + " events at " + (rowBytes + 4L * headOut)
-                    + " bytes each");
-        }
-        maxRows = Math.min(Math.min(fit, rowCap), Integer.MAX_VALUE / widestRow());
-    }
-
-    /**
-     * Device bytes a row takes, summed over the buffers sized by rows, each at its widest over
-     * the blocks: x, a, m, p1, p2, u, the MLP's hidden row, input, output, and the scan's
-     * look-back for 64-row tiles (the shortest).
-     */
-    private long rowBytes() {
-        long n = widestState();
-        long mlp = 0;
-        for (LruBlock b : blocks) {
-            mlp = Math.max(mlp, b.mlpHidden);
-        }
-        return 4L * (5 * h + (cfg.input().tokens() ? 1 : cfg.input().dim()) + model.outputSize()) + 8 * n + 4 * mlp
-                + tileBytes(channelTiles(n)) / (LruScan.G * 8);
-    }
-
-    /**
-     * Device bytes a key takes in the buffers sized by keys: its state in and out (or the head's
-     * row), its row bounds and scan tile start, and one partial tile of the scan's look-back.
-     */
-    private long keyBytes() {
-        long n = widestState();
-        return 2 * Math.max(8 * n, 4L * h) + 12 + tileBytes(channelTiles(n));
-    }
-
-    /** The largest d_state over the blocks. */
-    private long widestState() {
-        long n = 0;
-        for (LruBlock b : blocks) {
-            n = Math.max(n, b.n);
-        }
-        return n;
-    }
-
-    private static long channelTiles(long n) {
-        return (n + LruScan.CH - 1) / LruScan.CH;
-    }
-
-    /** Device bytes the scan's look-back takes per tile of every channel tile: flag, aggregate, prefix. */
-    private static long tileBytes(long channelTiles) {
-        return channelTiles * (4 + 2 * 16 * LruScan.CH);
-    }
-
-    /** The most floats a row has in any host array of a call: rows * this must fit an int. */
-    private int widestRow() {
-        int w = Math.max(h, Math.max(model.outputSize(), cfg.input().tokens() ? 1 : cfg.input().dim()));
-        for (LruBlock b : blocks) {
-            w = Math.max(w, Math.max(2 * b.n, b.mlpHidden));
-        }
-        return w;
     }
 
     private void input(List<Sequence> seqs, int rows) {
@@ -458,7 +194,7 @@ public final class GpuBatchScorer implements BatchBackend {
             }
             tokens.upload(t, rows);
             jcuda.driver.JCudaDriver.cuEventRecord(spanStart, null);
-            k.embed(tokens.ptr(), embed, x.ptr(), rows, h);
+            k.embed(tokens.ptr(), dm.embed, x.ptr(), rows, h);
         } else {
             int f = in.dim();
             float[] v = new float[rows * f];
@@ -471,11 +207,11 @@ public final class GpuBatchScorer implements BatchBackend {
             }
             features.upload(v, rows * f);
             jcuda.driver.JCudaDriver.cuEventRecord(spanStart, null);
-            k.gemm(features.ptr(), inW, inB, x.ptr(), rows, f, h);
+            k.gemm(features.ptr(), dm.inW, dm.inB, x.ptr(), rows, f, h);
         }
     }
 
-    private void block(LruBlock b, List<Sequence> seqs, int rows, int keys) {
+    private void block(DeviceModel.Block b, List<Sequence> seqs, int rows, int keys) {
         int n = b.n;
         long rh = (long) rows * h;
         k.norm(x.ptr(), b.normW, b.normB, a.ptr(), rows, h, cfg.normEps());
@@ -528,42 +264,43 @@ public final class GpuBatchScorer implements BatchBackend {
 
     private void head(List<Sequence> seqs, int rows, int keys) {
         CUdeviceptr y = x.ptr();
-        if (predictive()) {
+        if (dm.predictive()) {
             // Event t is scored from y_{t-1}: the key's stored y for its first event.
             float[] prev = new float[keys * h];
             for (int i = 0; i < keys; i++) {
-                System.arraycopy(seqs.get(i).state().values(), headStateOffset, prev, i * h, h);
+                System.arraycopy(seqs.get(i).state().values(), model.headStateOffset(), prev, i * h, h);
             }
             k.shiftRows(x.ptr(), keyRows.upload(prev, prev.length), rowStart.ptr(), keys, p1.reserve(4L * rows * h),
                     rows, h);
             k.gatherRows(x.ptr(), lastRow.ptr(), keyRows2.reserve(4L * keys * h), keys, h);
             keyRows2.download(prev, prev.length);
             for (int i = 0; i < keys; i++) {
-                System.arraycopy(prev, i * h, seqs.get(i).state().values(), headStateOffset, h);
+                System.arraycopy(prev, i * h, seqs.get(i).state().values(), model.headStateOffset(), h);
             }
             y = p1.ptr();
         }
-        k.norm(y, finalW, finalB, a.ptr(), rows, h, cfg.normEps());
+        k.norm(y, dm.finalW, dm.finalB, a.ptr(), rows, h, cfg.normEps());
         int width = model.outputSize();
         out.reserve(4L * rows * width);
-        int chunk = (int) Math.max(64, Math.min(rows, HEAD_FLOATS / headOut));
+        int headOut = dm.headOut;
+        int chunk = (int) Math.max(64, Math.min(rows, PassSize.HEAD_FLOATS / headOut));
         logits.reserve(4L * Math.min(rows, chunk) * headOut);
         for (int r0 = 0; r0 < rows; r0 += chunk) {
             int cr = Math.min(chunk, rows - r0);
             CUdeviceptr in = a.ptr().withByteOffset(4L * r0 * h);
             switch (cfg.head().type()) {
                 case NEXT_TOKEN -> {
-                    k.gemm(in, headW, headB, logits.ptr(), cr, h, headOut);
+                    k.gemm(in, dm.headW, dm.headB, logits.ptr(), cr, h, headOut);
                     k.surprisal(logits.ptr(), tokens.ptr().withByteOffset(4L * r0), out.ptr().withByteOffset(4L * r0),
                             cr, headOut);
                 }
                 case CLASSES -> {
                     CUdeviceptr o = out.ptr().withByteOffset(4L * r0 * headOut);
-                    k.gemm(in, headW, headB, o, cr, h, headOut);
+                    k.gemm(in, dm.headW, dm.headB, o, cr, h, headOut);
                     k.softmax(o, cr, headOut);
                 }
                 default -> {
-                    k.gemm(in, headW, headB, logits.ptr(), cr, h, headOut);
+                    k.gemm(in, dm.headW, dm.headB, logits.ptr(), cr, h, headOut);
                     k.mse(logits.ptr(), features.ptr().withByteOffset(4L * r0 * headOut),
                             out.ptr().withByteOffset(4L * r0), cr, headOut);
                 }
@@ -585,9 +322,7 @@ public final class GpuBatchScorer implements BatchBackend {
     @Override
     public void close() {
         dev.use();
-        for (DeviceBuffer b : weights) {
-            b.close();
-        }
+        dm.close();
         for (DeviceBuffer b : new DeviceBuffer[] {tokens, features, rowStart, lastRow, x, a, u, m, p1, p2, hidden,
             keyRows, keyRows2, logits, out}) {
             b.close();

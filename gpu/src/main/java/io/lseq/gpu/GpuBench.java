@@ -195,7 +195,7 @@ public final class GpuBench {
         int vocab = model.config().input().vocabSize();
         System.out.printf("model %s: %s, %,d parameters; CPU batch path on %d threads%n", dir, model.config().name(),
                 model.parameterCount(), cpuThreads);
-        try (GpuBatchScorer gpu = GpuBatchScorer.load(dev, dir, model); BatchScorer cpu = new BatchScorer(model, cpuThreads)) {
+        try (GpuBatchScorer gpu = GpuBatchScorer.load(dev, model); BatchScorer cpu = new BatchScorer(model, cpuThreads)) {
             for (String shape : shapes.split(",")) {
                 String[] p = shape.split("x");
                 int keys = Integer.parseInt(p[0]);

@@ -4,7 +4,6 @@ import io.lseq.core.model.BatchBackend;
 import io.lseq.core.model.BatchDevice;
 import io.lseq.core.model.Model;
 import io.lseq.core.model.Sequence;
-import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -28,10 +27,10 @@ public final class GpuDevice implements BatchDevice {
     }
 
     @Override
-    public BatchBackend open(Model model, Path dir) {
+    public BatchBackend open(Model model) {
         CudaDevice dev = CudaDevice.open();
         try {
-            GpuBatchScorer scorer = GpuBatchScorer.load(dev, dir, model);
+            GpuBatchScorer scorer = GpuBatchScorer.load(dev, model);
             return new BatchBackend() {
                 @Override
                 public void score(List<Sequence> batch) {

@@ -2,7 +2,6 @@ package io.lseq.gpu;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.lseq.core.format.ConfigParser;
-import io.lseq.core.format.Weights;
 import io.lseq.core.model.KeyState;
 import io.lseq.core.model.Model;
 import io.lseq.core.model.Scorer;
@@ -107,7 +106,7 @@ public final class GpuCheck {
         if (passRows != Long.MAX_VALUE) {
             name += " (passes of " + passRows + " rows)";
         }
-        try (GpuBatchScorer gpu = new GpuBatchScorer(dev, model, new Weights("random", rw.tensors()), passRows)) {
+        try (GpuBatchScorer gpu = new GpuBatchScorer(dev, model, passRows)) {
             int keys = lengths.length;
             int[][] tok = new int[keys][];
             float[][][] feat = new float[keys][][];
@@ -213,7 +212,7 @@ public final class GpuCheck {
         Map<String, KeyState> states = new LinkedHashMap<>();
         double worst = 0;
         String where = "";
-        try (GpuBatchScorer gpu = GpuBatchScorer.load(dev, dir, model, passRows)) {
+        try (GpuBatchScorer gpu = new GpuBatchScorer(dev, model, passRows)) {
             for (int start = 0; start < events.size(); start += window) {
                 int end = Math.min(events.size(), start + window);
                 Map<String, List<Integer>> lines = new LinkedHashMap<>();

@@ -33,13 +33,13 @@ class GpuDeviceTest {
         assumeTrue(why != null, "this machine has a GPU");
         Path lru = TestModels.writeRandom(dir.resolve("lru"), LRU, 1);
         Model model = Model.load(lru);
-        BatchBackends.Choice auto = BatchBackends.open("auto", model, lru, 1);
+        BatchBackends.Choice auto = BatchBackends.open("auto", model, 1);
         try (var b = auto.backend()) {
             assertInstanceOf(BatchScorer.class, b);
             assertEquals("device cpu (1 thread); not the GPU: " + why, auto.note());
         }
         DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class,
-                () -> BatchBackends.open("gpu", model, lru, 1));
+                () -> BatchBackends.open("gpu", model, 1));
         assertEquals(why, e.getMessage());
     }
 
@@ -48,10 +48,10 @@ class GpuDeviceTest {
         Path gru = TestModels.writeRandom(dir.resolve("gru"), GRU, 1);
         Model model = Model.load(gru);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> BatchBackends.open("gpu", model, gru, 1));
+                () -> BatchBackends.open("gpu", model, 1));
         assertTrue(e.getMessage().startsWith("--device gpu: block 0 of model ") && e.getMessage().endsWith("; use --device cpu"),
                 e.getMessage());
-        BatchBackends.Choice auto = BatchBackends.open("auto", model, gru, 2);
+        BatchBackends.Choice auto = BatchBackends.open("auto", model, 2);
         try (var b = auto.backend()) {
             assertTrue(auto.note().startsWith("device cpu (2 threads); not the GPU: block 0 of model "), auto.note());
         }

@@ -55,6 +55,22 @@ public final class Linear {
         return out;
     }
 
+    /** The weight, row-major {@code [out, in]} as PyTorch stores it: a copy, for backends that run the model elsewhere. */
+    public float[] weight() {
+        float[] w = new float[out * in];
+        for (int o = 0; o < out; o++) {
+            for (int j = 0; j < in; j++) {
+                w[o * in + j] = columns[j][o];
+            }
+        }
+        return w;
+    }
+
+    /** A copy of the bias {@code [out]}, or null for none. */
+    public float[] bias() {
+        return bias == null ? null : bias.clone();
+    }
+
     /** Number of parameters. */
     public long parameters() {
         return (long) in * out + (bias == null ? 0 : bias.length);

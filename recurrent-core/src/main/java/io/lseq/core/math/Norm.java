@@ -28,6 +28,21 @@ public final class Norm {
         return weight.length;
     }
 
+    /** A copy of the weight {@code [H]}. */
+    public float[] weight() {
+        return weight.clone();
+    }
+
+    /** A copy of the bias {@code [H]} (LayerNorm), or null (RMSNorm). */
+    public float[] bias() {
+        return bias == null ? null : bias.clone();
+    }
+
+    /** The epsilon under the root. */
+    public double eps() {
+        return eps;
+    }
+
     /** Number of parameters. */
     public long parameters() {
         return weight.length + (bias == null ? 0 : bias.length);

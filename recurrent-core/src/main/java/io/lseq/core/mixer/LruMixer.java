@@ -84,6 +84,28 @@ public final class LruMixer implements Mixer {
         return Math.min(Math.exp(-Math.exp(nuLog)), MAX_MODULUS);
     }
 
+    /**
+     * What the LRU computes with, derived once at load: lambda in double (and as log-modulus and
+     * phase, for lambda^L in closed form), B with gamma folded in, C, D. For backends that run
+     * the recurrence elsewhere (the GPU); arrays are copies.
+     *
+     * @param lambdaRe Re(lambda) {@code [N]}
+     * @param lambdaIm Im(lambda) {@code [N]}
+     * @param logModulus ln|lambda| {@code [N]}
+     * @param phase arg(lambda) {@code [N]}
+     * @param b {@code [2N, H]} row-major: rows {@code i} = gamma_i B_re[i], rows {@code N + i} = gamma_i B_im[i]
+     * @param c {@code [H, 2N]} row-major: columns {@code i} = C_re[:, i], columns {@code N + i} = -C_im[:, i]
+     * @param d {@code [H]}
+     */
+    public record Params(int n, int h, double[] lambdaRe, double[] lambdaIm, double[] logModulus, double[] phase,
+            float[] b, float[] c, float[] d) {}
+
+    /** The derived parameters ({@link Params}). */
+    public Params params() {
+        return new Params(n, h, lambdaRe.clone(), lambdaIm.clone(), lambdaLogMod.clone(), lambdaPhase.clone(),
+                b.weight(), c.weight(), d.clone());
+    }
+
     /** |lambda_i|, for tests and inspection. */
     public double lambdaModulus(int i) {
         return Math.hypot(lambdaRe[i], lambdaIm[i]);

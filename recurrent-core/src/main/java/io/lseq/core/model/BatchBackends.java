@@ -1,6 +1,5 @@
 package io.lseq.core.model;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
@@ -36,11 +35,10 @@ public final class BatchBackends {
     /**
      * @param device {@code auto} (the first device that can run the model, else the CPU), {@code cpu},
      *     or a device's name
-     * @param dir the directory {@code model} was loaded from
      * @throws IllegalArgumentException for an unknown device, or a device that cannot run this model
      * @throws DeviceUnavailableException for a named device this machine cannot use
      */
-    public static Choice open(String device, Model model, Path dir, int threads) {
+    public static Choice open(String device, Model model, int threads) {
         String cpuNote = "device cpu (" + threads + (threads == 1 ? " thread)" : " threads)");
         if (device.equals("cpu")) {
             return new Choice(new BatchScorer(model, threads), cpuNote);
@@ -55,7 +53,7 @@ public final class BatchBackends {
                 }
                 if (why == null) {
                     try {
-                        return opened(d, model, dir);
+                        return opened(d, model);
                     } catch (RuntimeException e) { // no device after all, or the driver failed (out of memory, ...)
                         why = e.getMessage();
                     }
@@ -70,15 +68,15 @@ public final class BatchBackends {
                 if (why != null) {
                     throw new IllegalArgumentException("--device " + device + ": " + why + "; use --device cpu");
                 }
-                return opened(d, model, dir);
+                return opened(d, model);
             }
         }
         throw new IllegalArgumentException("--device must be one of " + String.join(", ", names()) + ", got '" + device
                 + "'");
     }
 
-    private static Choice opened(BatchDevice d, Model model, Path dir) {
-        BatchBackend b = d.open(model, dir);
+    private static Choice opened(BatchDevice d, Model model) {
+        BatchBackend b = d.open(model);
         return new Choice(b, "device " + d.name() + ": " + b.describe());
     }
 }

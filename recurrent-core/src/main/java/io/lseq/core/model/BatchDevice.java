@@ -1,7 +1,5 @@
 package io.lseq.core.model;
 
-import java.nio.file.Path;
-
 /**
  * A device other than the CPU that can run the batch path, found at run time with
  * {@link java.util.ServiceLoader} ({@code META-INF/services/io.lseq.core.model.BatchDevice}):
@@ -19,11 +17,10 @@ public interface BatchDevice {
     String probe();
 
     /**
-     * Opens the device and loads {@code model} onto it. The backend closes the device with itself;
-     * its {@link BatchBackend#describe()} names the device.
+     * Opens the device and puts {@code model}, as loaded, onto it. The backend closes the device
+     * with itself; its {@link BatchBackend#describe()} names the device.
      *
-     * @param dir the directory the model was loaded from
      * @throws DeviceUnavailableException when the device cannot be opened or the model does not fit
      */
-    BatchBackend open(Model model, Path dir);
+    BatchBackend open(Model model);
 }

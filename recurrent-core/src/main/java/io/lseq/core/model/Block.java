@@ -65,6 +65,11 @@ final class Block {
         return mixer;
     }
 
+    /** This block's parts, for {@link Model#blockParts()}. */
+    Model.BlockParts parts() {
+        return new Model.BlockParts(stateOffset, norm, mixer, out1, out2, mlpNorm, fc1, fc2);
+    }
+
     int stateSize() {
         return mixer.stateSize();
     }

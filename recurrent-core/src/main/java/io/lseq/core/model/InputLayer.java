@@ -30,6 +30,11 @@ final class InputLayer {
         return embed;
     }
 
+    /** The feature projection, or null for token input. */
+    Linear projection() {
+        return proj;
+    }
+
     long parameters() {
         return embed != null ? embed.length : proj.parameters();
     }

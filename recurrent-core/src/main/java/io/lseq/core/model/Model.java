@@ -5,6 +5,8 @@ import io.lseq.core.format.ModelConfig;
 import io.lseq.core.format.ModelFormatException;
 import io.lseq.core.format.SafeTensors;
 import io.lseq.core.format.Weights;
+import io.lseq.core.math.Linear;
+import io.lseq.core.math.Norm;
 import io.lseq.core.mixer.Mixer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -189,6 +191,53 @@ public final class Model {
         return out;
     }
 
+    /**
+     * One block's parts as loaded, for backends that run the model elsewhere (the GPU builds its
+     * device model from these, not from the files again).
+     *
+     * @param stateOffset where the block's mixer state starts in a key's state
+     * @param out1 the GLU's value product, or null (post none)
+     * @param out2 the GLU's gate product, or null
+     * @param mlpNorm null without an MLP, as {@code fc1} and {@code fc2}
+     */
+    public record BlockParts(int stateOffset, Norm norm, Mixer mixer, Linear out1, Linear out2, Norm mlpNorm, Linear fc1,
+            Linear fc2) {}
+
+    /** Every block's parts, in order. */
+    public List<BlockParts> blockParts() {
+        List<BlockParts> parts = new ArrayList<>(blocks.length);
+        for (Block b : blocks) {
+            parts.add(b.parts());
+        }
+        return parts;
+    }
+
+    /** A copy of the token embedding {@code [V, H]}, or null for feature input. */
+    public float[] embedding() {
+        float[] e = input.embedding();
+        return e == null ? null : e.clone();
+    }
+
+    /** The feature input's projection {@code [H, dim]}, or null for token input. */
+    public Linear inputProjection() {
+        return input.projection();
+    }
+
+    /** The final norm before the head. */
+    public Norm finalNorm() {
+        return head.finalNorm;
+    }
+
+    /** The head's product ({@code [V, H]} next-token, tied or not; {@code [K, H]} classes; {@code [F, H]} regression). */
+    public Linear headProjection() {
+        return head.proj;
+    }
+
+    /** Where the head's state (y of the key's last event, width H) starts in a key's state; predictive heads only. */
+    public int headStateOffset() {
+        return headStateOffset;
+    }
+
     Block[] blocks() {
         return blocks;
     }
@@ -199,9 +248,5 @@ public final class Model {
 
     InputLayer input() {
         return input;
-    }
-
-    int headStateOffset() {
-        return headStateOffset;
     }
 }

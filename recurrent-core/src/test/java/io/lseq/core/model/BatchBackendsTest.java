@@ -18,17 +18,17 @@ class BatchBackendsTest {
                 TestModels.tokensConfig("[{\"mixer\":{\"type\":\"lru\",\"d_state\":8}}]"), 3);
         Model model = Model.load(m);
         assertEquals(List.of("auto", "cpu"), BatchBackends.names());
-        BatchBackends.Choice cpu = BatchBackends.open("cpu", model, m, 2);
+        BatchBackends.Choice cpu = BatchBackends.open("cpu", model, 2);
         try (var b = cpu.backend()) {
             assertInstanceOf(BatchScorer.class, b);
             assertEquals("device cpu (2 threads)", cpu.note());
         }
-        BatchBackends.Choice auto = BatchBackends.open("auto", model, m, 1);
+        BatchBackends.Choice auto = BatchBackends.open("auto", model, 1);
         try (var b = auto.backend()) {
             assertEquals("device cpu (1 thread)", auto.note());
         }
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> BatchBackends.open("tpu", model, m, 1));
+                () -> BatchBackends.open("tpu", model, 1));
         assertEquals("--device must be one of auto, cpu, got 'tpu'", e.getMessage());
     }
 }
