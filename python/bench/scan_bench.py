@@ -3,10 +3,14 @@
 a step loop over time (the same model, only the recurrence differs).
 
     /usr/bin/python3 python/bench/scan_bench.py                 # longrange-lru, 8 x 16384
-    /usr/bin/python3 python/bench/scan_bench.py --loop-len 1024 --threads 2
+    /usr/bin/python3 python/bench/scan_bench.py --len 4096 --reps 3 --threads 2
 
-The step loop is timed on --loop-len events per row and extrapolated linearly to T (its
-cost is one Python step per event); the scan is timed at both lengths.
+Times are CPU seconds of this process (time.process_time), the wall time beside them.
+
+Both run at T (--len); with --loop-len L < T the step loop is timed on L events per row
+instead and extrapolated linearly to T (one Python step per event). The step loop is
+lseq.scan.lru_step_loop: h = lambda * h + b_t over b.unbind(time), float64, autograd
+through every step.
 """
 import argparse
 import ctypes
@@ -33,23 +37,16 @@ def keep_freed_memory():
 
 
 def step(model, x):
-    t0 = time.perf_counter()
+    """One forward + backward; returns ((forward, backward) CPU seconds of this process,
+    wall seconds). CPU time is what the numbers use: on a shared machine the wall time
+    mostly measures the other processes."""
+    c0, w0 = time.process_time(), time.perf_counter()
     loss = model.scores(x).mean()
-    t1 = time.perf_counter()
+    c1 = time.process_time()
     loss.backward()
-    t2 = time.perf_counter()
+    c2, w2 = time.process_time(), time.perf_counter()
     model.zero_grad(set_to_none=True)
-    return t1 - t0, t2 - t1
-
-
-def timed(model, x, reps):
-    step(model, x)                                   # warm-up
-    fw = bw = 0.0
-    for _ in range(reps):
-        f, b = step(model, x)
-        fw += f
-        bw += b
-    return fw / reps, bw / reps
+    return (c1 - c0, c2 - c1), w2 - w0
 
 
 def main():
@@ -58,9 +55,9 @@ def main():
                                                      "config.json"))
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--len", type=int, default=16384)
-    ap.add_argument("--loop-len", type=int, default=1024)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--loop-len", type=int, default=0, help="time the loop on fewer events")
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-malloc-tuning", action="store_true",
                     help="leave glibc's malloc as it is (see keep_freed_memory)")
     a = ap.parse_args()
@@ -71,30 +68,36 @@ def main():
         model = lseq.LseqModel(json.load(f))
     V = model.config["input"]["vocab_size"]
     lrus = [b.mixer for b in model.blocks if b.mixer.__class__.__name__ == "LRU"]
-    print("settings: config %s (d_model %d, %s), batch %d, scan len %d, loop len %d, "
+    print("settings: config %s (d_model %d, %s), batch %d, len %d, loop len %d, "
           "threads %d, reps %d, malloc tuning %s, torch %s (BLAS: %s)"
           % (os.path.relpath(a.config, REPO), model.config["d_model"],
              ", ".join("%s(%s)" % (b["mixer"]["type"], b["mixer"].get("d_state", ""))
                        for b in model.config["blocks"]),
-             a.batch, a.len, a.loop_len, a.threads, a.reps, "on" if tuned else "off",
+             a.batch, a.len, a.loop_len or a.len, a.threads, a.reps, "on" if tuned else "off",
              torch.__version__,
              "generic" if "BLAS_INFO=generic" in torch.__config__.show() else "see torch config"))
     res = {}
-    for name, fn, T, reps in (("scan", lru_scan, a.len, a.reps),
-                              ("scan", lru_scan, a.loop_len, a.reps),
-                              ("loop", lru_step_loop, a.loop_len, 1)):
-        for m in lrus:
-            m.scan = fn
-        x = torch.randint(0, V, (a.batch, T))
-        fw, bw = timed(model, x, reps)
-        res[(name, T)] = fw + bw
-        print("%-4s B=%d T=%6d: forward %.3f s, backward %.3f s, total %.3f s (%.0f tokens/s)"
-              % (name, a.batch, T, fw, bw, fw + bw, a.batch * T / (fw + bw)), flush=True)
-    loop_full = res[("loop", a.loop_len)] * a.len / a.loop_len
-    print("loop extrapolated to T=%d: %.1f s; scan %.2f s; ratio loop/scan %.0fx "
-          "(at T=%d measured: %.0fx)"
-          % (a.len, loop_full, res[("scan", a.len)], loop_full / res[("scan", a.len)],
-             a.loop_len, res[("loop", a.loop_len)] / res[("scan", a.loop_len)]))
+    loop_len = a.loop_len or a.len
+    x_full = torch.randint(0, V, (a.batch, a.len))
+    x_loop = x_full[:, :loop_len]
+    for rnd in range(a.reps):                       # interleaved: contention hits both alike
+        for name, fn, x in (("scan", lru_scan, x_full), ("loop", lru_step_loop, x_loop)):
+            for m in lrus:
+                m.scan = fn
+            if rnd == 0:
+                step(model, x[:, :256])             # warm-up
+            (fw, bw), wall = step(model, x)
+            res.setdefault(name, []).append((fw, bw))
+            print("%-4s round %d B=%d T=%6d: CPU forward %.2f s, backward %.2f s, total %.2f s "
+                  "(wall %.2f s)" % (name, rnd, a.batch, x.shape[1], fw, bw, fw + bw, wall),
+                  flush=True)
+    best = {k: min(f + b for f, b in v) for k, v in res.items()}
+    loop_full = best["loop"] * a.len / loop_len
+    print("best of %d (CPU s): scan %.2f s (%.0f tokens/s); step loop %.2f s%s; "
+          "ratio loop/scan %.2f"
+          % (a.reps, best["scan"], a.batch * a.len / best["scan"], loop_full,
+             "" if loop_len == a.len else " (extrapolated from T=%d)" % loop_len,
+             loop_full / best["scan"]))
 
 
 if __name__ == "__main__":

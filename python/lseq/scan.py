@@ -83,7 +83,7 @@ class _LinearScan(torch.autograd.Function):
         g_loglam = None
         if ctx.needs_input_grad[0]:
             # sum_t G_t conj(h_{t-1}), h_{-1} = 0
-            g_lam = torch.einsum("...tn,...tn->n", G[..., 1:, :], h[..., :-1, :].conj())
+            g_lam = (G[..., 1:, :] * h[..., :-1, :].conj()).reshape(-1, h.shape[-1]).sum(0)
             g_loglam = g_lam * torch.exp(loglam).conj()         # d lambda / d loglam = lambda
         return g_loglam, G, None
 

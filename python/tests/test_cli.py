@@ -1,4 +1,5 @@
 """python -m lseq score / check, and event validation as the engine does it."""
+import functools
 import json
 import os
 import subprocess
@@ -84,6 +85,7 @@ def test_event_accepts_unknown_fields_and_nulls():
         parse_event(big, TOK)
 
 
+@functools.lru_cache(maxsize=None)
 def _engine_built():
     lseq_bin = find_lseq()
     if not lseq_bin:
@@ -92,16 +94,30 @@ def _engine_built():
     return lseq_bin if r.returncode == 0 else None
 
 
-def test_check_against_the_engine(tmp_path):
-    lseq_bin = _engine_built()
-    if not lseq_bin:
-        pytest.skip("bin/lseq is not built (mvn -q package -DskipTests): check needs the engine")
-    # a model with every mixer, saved in F16, on events with good and bad lines
+def _mixed_f16(d):
     from conftest import MIXED
     import torch
     torch.manual_seed(5)
-    m = lseq.LseqModel(MIXED)
-    lseq.save(m, str(tmp_path / "m"), dtype="F16")
+    lseq.save(lseq.LseqModel(MIXED), d, dtype="F16")
+
+
+def _converted_lstm(d):
+    import torch
+    import torch.nn as nn
+    from lseq.convert import from_torch_rnn
+    torch.manual_seed(6)
+    m = from_torch_rnn(nn.LSTM(8, 12, num_layers=2), nn.Linear(12, 20),
+                       embedding=nn.Embedding(20, 8), final_norm=nn.LayerNorm(12), bos_token=1)
+    lseq.save(m, d)
+
+
+@pytest.mark.parametrize("make", [_mixed_f16, _converted_lstm])
+def test_check_against_the_engine(tmp_path, make):
+    lseq_bin = _engine_built()
+    if not lseq_bin:
+        pytest.skip("bin/lseq is not built (mvn -q package -DskipTests): check needs the engine")
+    import torch
+    make(str(tmp_path / "m"))
     lines = []
     g = torch.Generator().manual_seed(1)
     for i in range(600):
