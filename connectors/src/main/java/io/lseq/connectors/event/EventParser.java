@@ -32,8 +32,8 @@ public final class EventParser {
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build())
             .build();
-    /** Eight record bytes at a time, for the ASCII fast path of {@link #badUtf8}. */
-    private static final VarHandle WORD = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.nativeOrder());
+    /** Eight record bytes at a time, the first in the low bits, for the ASCII fast path of {@link #badUtf8}. */
+    private static final VarHandle WORD = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final int KEY = 1, TS = 2, ID = 4, TOKEN = 8, FEATURES = 16;
 
     private final boolean tokens;
@@ -98,7 +98,9 @@ public final class EventParser {
         long token = 0;
         float[] features = null;
         int seen = 0; // the known fields read so far, as bits
-        String unknown = null; // the first unknown field's name; then all of them in unknowns
+        String unknown1 = null; // the first three unknown fields' names, then a set of the others
+        String unknown2 = null;
+        String unknown3 = null;
         Set<String> unknowns = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
@@ -130,7 +132,7 @@ public final class EventParser {
                         throw new InvalidEventException("id must be a string, got " + describe(v));
                     }
                     id = p.getText();
-                    checkUnicode("id", id);
+                    utf8Length("id", id);
                     break;
                 case "token":
                     seen = once(seen, TOKEN, field);
@@ -147,13 +149,18 @@ public final class EventParser {
                     features = features(p, v);
                     break;
                 default:
-                    // Unknown fields are ignored, but not when repeated. Most events have at most one.
-                    if (unknown == null) {
-                        unknown = field;
+                    // Unknown fields are ignored, but not when repeated.
+                    if (field.equals(unknown1) || field.equals(unknown2) || field.equals(unknown3)) {
+                        throw duplicate(field);
+                    } else if (unknown1 == null) {
+                        unknown1 = field;
+                    } else if (unknown2 == null) {
+                        unknown2 = field;
+                    } else if (unknown3 == null) {
+                        unknown3 = field;
                     } else {
                         if (unknowns == null) {
                             unknowns = new HashSet<>();
-                            unknowns.add(unknown);
                         }
                         if (!unknowns.add(field)) {
                             throw duplicate(field);
@@ -171,11 +178,10 @@ public final class EventParser {
         if (key == null) {
             throw new InvalidEventException("missing key");
         }
-        int keyBytes = utf8Length(key);
+        int keyBytes = utf8Length("key", key);
         if (keyBytes == 0 || keyBytes > MAX_KEY_BYTES) {
             throw new InvalidEventException("key is " + keyBytes + " UTF-8 bytes, must be 1.." + MAX_KEY_BYTES);
         }
-        checkUnicode("key", key);
         if (hasToken && features != null) {
             throw new InvalidEventException("event has both token and features, needs exactly one");
         }
@@ -236,21 +242,6 @@ public final class EventParser {
         return new InvalidEventException("duplicate field \"" + clip(field) + "\"");
     }
 
-    /** Rejects text with an unpaired surrogate (a JSON escape of a lone UTF-16 unit): it has no UTF-8 form. */
-    private static void checkUnicode(String field, String s) throws InvalidEventException {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (Character.isSurrogate(c)) {
-                if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-                    i++;
-                } else {
-                    throw new InvalidEventException(field + " is not valid Unicode (unpaired surrogate \\u"
-                            + Integer.toHexString(c) + " at char " + i + ")");
-                }
-            }
-        }
-    }
-
     /**
      * The offset of the first byte of the first malformed sequence in {@code b[off..off+len)}, or -1 when it is
      * well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF, no cut sequence).
@@ -259,15 +250,18 @@ public final class EventParser {
         int end = off + len;
         int i = off;
         while (i < end) {
-            if (i + 8 <= end && ((long) WORD.get(b, i) & 0x8080808080808080L) == 0) {
-                i += 8; // eight ASCII bytes
-                continue;
-            }
-            int c = b[i] & 0xff;
-            if (c < 0x80) {
+            if (i + 8 <= end) {
+                long high = (long) WORD.get(b, i) & 0x8080808080808080L;
+                if (high == 0) {
+                    i += 8; // eight ASCII bytes
+                    continue;
+                }
+                i += Long.numberOfTrailingZeros(high) >>> 3; // to the first byte that is not ASCII
+            } else if (b[i] >= 0) {
                 i++;
                 continue;
             }
+            int c = b[i] & 0xff;
             int more;
             int lo = 0x80; // the range of the second byte (Unicode table 3-7)
             int hi = 0xbf;
@@ -296,7 +290,11 @@ public final class EventParser {
         return -1;
     }
 
-    private static int utf8Length(String s) {
+    /**
+     * The UTF-8 length of {@code s}, the value of {@code field}. Rejects an unpaired surrogate (a JSON escape of a
+     * lone UTF-16 unit): it has no UTF-8 form.
+     */
+    private static int utf8Length(String field, String s) throws InvalidEventException {
         int n = 0;
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -304,11 +302,14 @@ public final class EventParser {
                 n += 1;
             } else if (c < 0x800) {
                 n += 2;
+            } else if (!Character.isSurrogate(c)) {
+                n += 3;
             } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
                 n += 4;
                 i++;
             } else {
-                n += 3;
+                throw new InvalidEventException(field + " is not valid Unicode (unpaired surrogate \\u"
+                        + Integer.toHexString(c) + " at char " + i + ")");
             }
         }
         return n;

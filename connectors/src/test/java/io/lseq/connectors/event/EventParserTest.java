@@ -91,9 +91,23 @@ class EventParserTest {
         "{\"key\": \"a\", \"token\": 3, \"x\": 1, \"x\": {}}|duplicate field \"x\"",
         "{\"key\": \"a\", \"x\": 1, \"y\": 2, \"token\": 3, \"z\": 3, \"y\": 4}|duplicate field \"y\"",
         "{\"token\": 3, \"x\": 1, \"x\": 2}|duplicate field \"x\"",
+        "{\"token\": 3, \"a\": 1, \"b\": 2, \"c\": 3, \"d\": 4, \"c\": 5}|duplicate field \"c\"",
+        "{\"token\": 3, \"a\": 1, \"b\": 2, \"c\": 3, \"d\": 4, \"e\": 5, \"d\": 6}|duplicate field \"d\"",
     })
     void rejectsDuplicateFields(String record, String reason) {
         assertEquals(reason, assertThrows(InvalidEventException.class, () -> tokens.parse(record, "from-kafka")).getMessage());
+    }
+
+    @Test
+    void acceptsManyDistinctUnknownFields() throws InvalidEventException {
+        StringBuilder rec = new StringBuilder("{\"key\": \"a\", \"token\": 3");
+        for (int i = 0; i < 1000; i++) {
+            rec.append(", \"f").append(i).append("\": {\"f").append(i).append("\": ").append(i).append('}');
+        }
+        assertEquals(3, tokens.parse(rec.append('}').toString(), null).token());
+        String msg = assertThrows(InvalidEventException.class,
+                () -> tokens.parse(rec.insert(rec.length() - 1, ", \"f999\": 0").toString(), null)).getMessage();
+        assertEquals("duplicate field \"f999\"", msg);
     }
 
     @Test
