@@ -128,6 +128,7 @@ public final class Main {
         return name + ": " + message(e) + " (" + name + " --help)";
     }
 
+    /** What is wrong with a command line, in lseq's words where picocli's would be vague or long. */
     static String message(ParameterException e) {
         Throwable cause = e.getCause();
         if (cause instanceof UsageException) {
