@@ -169,7 +169,7 @@ class ScoreCommandTest {
     /** The launcher script itself, as a user runs it (needs the packaged jar: mvn verify). */
     @Test
     void launcherScriptRuns() throws Exception {
-        assumeTrue(Files.isDirectory(ROOT.resolve("flink-jobs/target/lib")), "flink-jobs not packaged (run mvn verify)");
+        assumeTrue(Files.isDirectory(ROOT.resolve("cli/target/lib")), "cli not packaged (run mvn verify)");
         Process p = new ProcessBuilder(ROOT.resolve("bin/lseq").toString(), "inspect", "--model", MODEL.toString())
                 .redirectErrorStream(true).start();
         String text = new String(p.getInputStream().readAllBytes());

@@ -114,7 +114,7 @@ class ClusterFailureTest {
     @Test
     @Timeout(value = 420, unit = TimeUnit.SECONDS)
     void killingTaskManagersTwiceLosesAndRepeatsNothing() throws Exception {
-        Path jar = repoRoot.resolve("flink-jobs/target/lseq-job.jar");
+        Path jar = repoRoot.resolve("cli/target/lseq-job.jar");
         assumeTrue(Files.isRegularFile(jar), "the job jar is built by mvn package (mvn verify)");
         EmbeddedKafka kafka = KAFKA.kafka();
         kafka.createTopic("fail-in", 4);
@@ -299,7 +299,7 @@ class ClusterFailureTest {
     }
 
     private static Path jobJar() {
-        return repoRoot.resolve("flink-jobs/target/lseq-job.jar");
+        return repoRoot.resolve("cli/target/lseq-job.jar");
     }
 
     private static void produce(EmbeddedKafka kafka, String topic, List<String> events) {

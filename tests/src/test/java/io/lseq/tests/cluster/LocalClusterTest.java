@@ -161,7 +161,7 @@ class LocalClusterTest {
 
     /** {@code lseq run --jobmanager} with this cluster and the built job jar; returns the job id it prints. */
     private String submit(String... runArgs) {
-        Path jar = repoRoot.resolve("flink-jobs/target/lseq-job.jar");
+        Path jar = repoRoot.resolve("cli/target/lseq-job.jar");
         assumeTrue(Files.isRegularFile(jar), "the job jar is built by mvn package (mvn verify)");
         System.setProperty("lseq.job.jar", jar.toString());
         PrintStream oldOut = System.out;

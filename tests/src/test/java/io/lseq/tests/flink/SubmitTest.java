@@ -32,7 +32,7 @@ class SubmitTest {
 
     @Test
     void submitsTheJobJarToARunningCluster() throws Exception {
-        Path jar = ROOT.resolve("flink-jobs/target/lseq-job.jar");
+        Path jar = ROOT.resolve("cli/target/lseq-job.jar");
         assumeTrue(Files.isRegularFile(jar), "the job jar is built by mvn package (mvn verify)");
         System.setProperty("lseq.job.jar", jar.toString());
         Configuration conf = new Configuration();
