@@ -4,7 +4,6 @@ against the engine's ``bin/lseq score``."""
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
