@@ -131,7 +131,8 @@ def cmd_inspect(a):
 
 def main(argv=None):
     """Entry point of ``python -m lseq``; returns the exit status."""
-    ap = argparse.ArgumentParser(prog="python -m lseq", description="Score event files with the lseq Python package, and check them against bin/lseq score.")
+    ap = argparse.ArgumentParser(prog="python -m lseq", description="Score event files with "
+                                 "the lseq Python package, and check them against bin/lseq.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("score", help="score a JSON Lines event file (EVENTS.md) in Python")
     s.add_argument("--model", required=True, help="model directory")

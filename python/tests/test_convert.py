@@ -161,3 +161,23 @@ def test_minimal_lru_refusals(tmp_path):
         from_minimal_lru(pooled)
     with pytest.raises(ConversionError, match="pooled classifier .pooling 'mean'"):
         from_minimal_lru(t, pooling="mean")
+
+
+def test_minimal_lru_tokens_next_token():
+    rng = np.random.RandomState(2)
+    V, H = 11, 8
+    t = make_tree(3, H, 6, 1, V, rng)
+    del t["params/encoder/encoder/kernel"], t["params/encoder/encoder/bias"]
+    t["params/encoder/encoder/embedding"] = rng.randn(V, H).astype(np.float32)
+    m = from_minimal_lru(t, input_type="tokens", bos_token=0)
+    assert m.config["input"] == {"type": "tokens", "vocab_size": V, "bos_token": 0}
+    assert m.config["head"]["type"] == "next_token"
+    x = torch.from_numpy(rng.randint(0, V, (1, 200)))
+    # the same tree as features: one-hot features through the embedding as a Dense kernel
+    tf = dict(t)
+    tf["params/encoder/encoder/kernel"] = tf.pop("params/encoder/encoder/embedding")
+    tf["params/encoder/encoder/bias"] = np.zeros(H, np.float32)
+    want = minimal_lru_numpy(tf, np.eye(V)[x[0].numpy()], 1)
+    with torch.no_grad():
+        got = m(x)[0]
+    assert ratio(got, want) < 0.1
