@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.flink.api.common.JobExecutionResult;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -31,7 +32,9 @@ import picocli.CommandLine.Option;
         description = "Scores every event of every key as it arrives, with each key's recurrent state in Flink keyed state. "
             + "SRC and SINK are file:PATH or kafka://HOST:PORT/TOPIC. A file source is read to its end, then the job "
             + "finishes; a file sink is a directory of part files, committed at checkpoints. Kafka output is exactly-once "
-            + "(transactions; read it with isolation.level=read_committed). Rejected records go to --dead-letter (default: "
+            + "by default (transactions committed at checkpoints; read it with isolation.level=read_committed), or with "
+            + "--delivery at-least-once visible within milliseconds, where a failure repeats the scores since the last "
+            + "checkpoint (same (key, seq), same bytes: deduplicate by (key, seq)). Rejected records go to --dead-letter (default: "
             + "standard error). Without --jobmanager the job runs on an embedded MiniCluster in this process; with it, the "
             + "job jar is submitted over REST and the job id printed.")
 public final class RunCommand implements Callable<Integer> {
@@ -59,8 +62,12 @@ public final class RunCommand implements Callable<Integer> {
     String stateBackend = "hashmap";
     @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "where checkpoints go, e.g. file:///tmp/lseq-checkpoints")
     String checkpointDir;
+    @Option(names = "--delivery", paramLabel = "MODE", completionCandidates = Deliveries.class,
+            description = "Kafka sinks: exactly-once (default; transactions, visible at checkpoints) or at-least-once "
+                + "(visible at once; after a failure scores repeat, deduplicate by (key, seq)); see docs/STREAMING.md")
+    String delivery = "exactly-once";
     @Option(names = "--checkpoint-interval", paramLabel = "D",
-            description = "checkpoint interval, e.g. 10s (default); outputs commit at checkpoints")
+            description = "checkpoint interval, e.g. 10s (default); exactly-once outputs commit at checkpoints")
     Duration checkpointInterval = Duration.ofSeconds(10);
     @Option(names = "--from-savepoint", paramLabel = "PATH", description = "start from this savepoint or retained checkpoint")
     String fromSavepoint;
@@ -82,7 +89,7 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--group-id", paramLabel = "ID", description = "Kafka consumer group of the source (default lseq-MODELNAME)")
     String groupId;
     @Option(names = "--transactional-id-prefix", paramLabel = "P",
-            description = "prefix of the Kafka sinks' transactional ids (default lseq); unique per job")
+            description = "prefix of the Kafka sinks' transactional ids (default lseq); unique per job; exactly-once only")
     String transactionalIdPrefix;
     @Option(names = "--until-end", description = "read a Kafka source only up to its end at start, then finish")
     boolean untilEnd;
@@ -95,6 +102,15 @@ public final class RunCommand implements Callable<Integer> {
 
         StateBackends() {
             super(List.of("hashmap", "rocksdb"));
+        }
+    }
+
+    /** The values of --delivery, for shell completion. */
+    static final class Deliveries extends ArrayList<String> {
+        private static final long serialVersionUID = 1L;
+
+        Deliveries() {
+            super(List.of("exactly-once", "at-least-once"));
         }
     }
 
@@ -129,6 +145,7 @@ public final class RunCommand implements Callable<Integer> {
             return 0;
         }
         System.err.println("lseq run: running '" + o.jobName + "' on an embedded MiniCluster: " + o.source + " -> " + o.sink
+                + (o.delivery == DeliveryGuarantee.AT_LEAST_ONCE ? " at least once" : "")
                 + (o.source.kafka() && !o.kafkaUntilEnd ? " (until stopped: Ctrl-C)" : ""));
         JobExecutionResult r = env.execute(o.jobName);
         System.err.printf(Locale.ROOT, "lseq run: job finished in %.1f s; scores in %s%n", r.getNetRuntime() / 1000.0, o.sink);
@@ -173,6 +190,15 @@ public final class RunCommand implements Callable<Integer> {
         o.transactionalIdPrefix = transactionalIdPrefix;
         o.kafkaUntilEnd = untilEnd;
         o.jobName = jobName != null ? jobName : "lseq " + o.model.getFileName();
+        o.delivery = switch (delivery) {
+            case "exactly-once" -> DeliveryGuarantee.EXACTLY_ONCE;
+            case "at-least-once" -> DeliveryGuarantee.AT_LEAST_ONCE;
+            default -> throw new UsageException("--delivery must be exactly-once or at-least-once, got '" + delivery + "'");
+        };
+        String problem = o.deliveryProblem();
+        if (problem != null) {
+            throw new UsageException(problem);
+        }
         if (!o.source.kafka() && !Files.isRegularFile(Path.of(o.source.target()))) {
             throw new UsageException("--source " + o.source + ": no such file");
         }

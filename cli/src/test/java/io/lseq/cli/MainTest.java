@@ -104,5 +104,13 @@ class MainTest {
         assertEquals(java.time.Duration.ofMillis(2), o.microBatchWait);
         assertEquals("all", o.kafkaProperties.getProperty("acks"));
         assertEquals("lseq m", o.jobName);
+        assertEquals(org.apache.flink.connector.base.DeliveryGuarantee.EXACTLY_ONCE, o.delivery);
+        var alo = StreamingJobMain.options("--model", "m", "--source", "kafka://h:1/t", "--sink", "kafka://h:1/s",
+                "--delivery", "at-least-once");
+        assertEquals(org.apache.flink.connector.base.DeliveryGuarantee.AT_LEAST_ONCE, alo.delivery);
+        IllegalArgumentException bad = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> StreamingJobMain.options("--model", "m", "--source", "kafka://h:1/t", "--sink", "kafka://h:1/s",
+                        "--delivery", "at-most-once"));
+        assertTrue(bad.getMessage().startsWith("lseq job: --delivery must be exactly-once or at-least-once"), bad.getMessage());
     }
 }

@@ -25,10 +25,19 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
-/** The Kafka wiring: the event source, and the exactly-once score and dead-letter sinks. */
+/**
+ * The Kafka wiring: the event source, and the score and dead-letter sinks, exactly-once
+ * (transactions committed at checkpoints) or at-least-once (plain idempotent writes, visible at once).
+ */
 public final class KafkaIO {
     /** Transaction timeout for exactly-once producers; the client's 1 h default exceeds the broker's 15 min cap. */
     static final String TRANSACTION_TIMEOUT_MS = "60000";
+    /**
+     * How long an at-least-once producer waits to fill a batch: 5 ms bounds the latency it adds
+     * while letting a loaded job send batches rather than one request per score (also the
+     * client's default since Kafka 4.0, set here so that an older client behaves the same).
+     */
+    static final String AT_LEAST_ONCE_LINGER_MS = "5";
 
     private KafkaIO() {}
 
@@ -65,31 +74,62 @@ public final class KafkaIO {
         return b.build();
     }
 
-    /** An exactly-once sink of JSON values keyed by {@code key} (UTF-8), to {@code ep}'s topic. */
-    public static <T> KafkaSink<T> sink(Endpoint ep, String transactionalIdPrefix, Properties extra,
-                                        SerializableFunction<T, byte[]> key, SerializableFunction<T, byte[]> value) {
+    /**
+     * The producer properties of a sink: for exactly-once the transaction timeout; for
+     * at-least-once the idempotent producer ({@code enable.idempotence=true}, {@code acks=all}: no
+     * duplicates or reordering from the client's own retries) and {@code linger.ms} 5. The user's
+     * {@code extra} properties override these.
+     */
+    static Properties producerProperties(DeliveryGuarantee delivery, Properties extra) {
         Properties p = new Properties();
-        p.setProperty(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, TRANSACTION_TIMEOUT_MS);
+        switch (delivery) {
+            case EXACTLY_ONCE -> p.setProperty(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, TRANSACTION_TIMEOUT_MS);
+            case AT_LEAST_ONCE -> {
+                p.setProperty(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+                p.setProperty(ProducerConfig.ACKS_CONFIG, "all");
+                p.setProperty(ProducerConfig.LINGER_MS_CONFIG, AT_LEAST_ONCE_LINGER_MS);
+            }
+            default -> throw new IllegalArgumentException("delivery must be exactly-once or at-least-once, got " + delivery);
+        }
         p.putAll(extra);
+        return p;
+    }
+
+    /**
+     * A sink of JSON values keyed by {@code key} (UTF-8), to {@code ep}'s topic.
+     *
+     * @param delivery {@code EXACTLY_ONCE}: transactions committed when a checkpoint completes
+     *                 (read with {@code read_committed}); {@code AT_LEAST_ONCE}: plain writes, flushed
+     *                 at every checkpoint, repeated after a failure for the events since the last one
+     * @param transactionalIdPrefix exactly-once only (ignored otherwise)
+     */
+    public static <T> KafkaSink<T> sink(Endpoint ep, DeliveryGuarantee delivery, String transactionalIdPrefix,
+                                        Properties extra, SerializableFunction<T, byte[]> key,
+                                        SerializableFunction<T, byte[]> value) {
+        Properties p = producerProperties(delivery, extra);
         String topic = ep.target();
-        return KafkaSink.<T>builder()
+        var b = KafkaSink.<T>builder()
                 .setBootstrapServers(ep.bootstrap())
-                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
-                .setTransactionalIdPrefix(transactionalIdPrefix)
+                .setDeliveryGuarantee(delivery)
                 .setKafkaProducerConfig(p)
                 .setRecordSerializer((KafkaRecordSerializationSchema<T>) (element, ctx, ts) ->
-                        new ProducerRecord<>(topic, key.apply(element), value.apply(element)))
-                .build();
+                        new ProducerRecord<>(topic, key.apply(element), value.apply(element)));
+        if (delivery == DeliveryGuarantee.EXACTLY_ONCE) {
+            b.setTransactionalIdPrefix(transactionalIdPrefix);
+        }
+        return b.build();
     }
 
     /** The score sink: keyed by the score's key, so one key's scores stay in order in one partition. */
-    public static KafkaSink<Score> scoreSink(Endpoint ep, String transactionalIdPrefix, Properties extra) {
-        return sink(ep, transactionalIdPrefix, extra, s -> s.key().getBytes(StandardCharsets.UTF_8), Json::score);
+    public static KafkaSink<Score> scoreSink(Endpoint ep, DeliveryGuarantee delivery, String transactionalIdPrefix,
+                                             Properties extra) {
+        return sink(ep, delivery, transactionalIdPrefix, extra, s -> s.key().getBytes(StandardCharsets.UTF_8), Json::score);
     }
 
     /** The dead-letter sink (unkeyed). */
-    public static KafkaSink<DeadLetter> deadLetterSink(Endpoint ep, String transactionalIdPrefix, Properties extra) {
-        return sink(ep, transactionalIdPrefix, extra, d -> null, Json::deadLetter);
+    public static KafkaSink<DeadLetter> deadLetterSink(Endpoint ep, DeliveryGuarantee delivery, String transactionalIdPrefix,
+                                                       Properties extra) {
+        return sink(ep, delivery, transactionalIdPrefix, extra, d -> null, Json::deadLetter);
     }
 
     /** A serializable function. */

@@ -4,6 +4,7 @@ import io.lseq.connectors.Endpoint;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Properties;
+import org.apache.flink.connector.base.DeliveryGuarantee;
 
 /**
  * Everything the streaming scoring job is configured with (the options of {@code lseq run}).
@@ -26,6 +27,12 @@ public final class JobOptions {
     public String stateBackend = "hashmap";
     /** Checkpoint directory URI, or null for Flink's default (job manager memory). */
     public String checkpointDir;
+    /**
+     * The Kafka sinks' delivery: {@code EXACTLY_ONCE} (transactions committed at checkpoints) or
+     * {@code AT_LEAST_ONCE} (plain writes visible at once; after a failure the scores since the last
+     * checkpoint come again, the same bytes for the same (key, seq)).
+     */
+    public DeliveryGuarantee delivery = DeliveryGuarantee.EXACTLY_ONCE;
     /** Checkpoint interval; exactly-once sinks commit at checkpoints. */
     public Duration checkpointInterval = Duration.ofSeconds(10);
     /** Savepoint or retained checkpoint to start from, or null. */
@@ -46,4 +53,25 @@ public final class JobOptions {
     public Duration microBatchWait = Duration.ofMillis(5);
     /** The job's name in Flink. */
     public String jobName;
+
+    /**
+     * Why these options cannot run together, in words for the command line, or null. At-least-once
+     * is refused for a file score sink: part files are committed at checkpoints whatever the mode, so
+     * it would not make scores visible any sooner (a file dead-letter sink is allowed, and stays
+     * committed at checkpoints).
+     */
+    public String deliveryProblem() {
+        if (delivery != DeliveryGuarantee.EXACTLY_ONCE && delivery != DeliveryGuarantee.AT_LEAST_ONCE) {
+            return "--delivery must be exactly-once or at-least-once, got " + delivery;
+        }
+        if (delivery == DeliveryGuarantee.AT_LEAST_ONCE && sink != null && !sink.kafka()) {
+            return "--delivery at-least-once is for a Kafka --sink: a file sink commits its part files at checkpoints "
+                    + "either way, so scores would not appear sooner (use the default exactly-once, and a shorter "
+                    + "--checkpoint-interval for fresher files)";
+        }
+        if (delivery == DeliveryGuarantee.AT_LEAST_ONCE && transactionalIdPrefix != null) {
+            return "--transactional-id-prefix is for --delivery exactly-once; at-least-once writes without transactions";
+        }
+        return null;
+    }
 }

@@ -64,6 +64,10 @@ public final class ScoringJob {
 
     /** Adds the whole job to {@code env}, with a model already read on the client. */
     public static void build(StreamExecutionEnvironment env, JobOptions o, ModelSource model) {
+        String problem = o.deliveryProblem();
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
         DataStream<Event> events = events(env, o, model.clientModel());
         sinkScores(score(events, o, model), o);
     }
@@ -90,7 +94,7 @@ public final class ScoringJob {
             dead.map(d -> new String(Json.deadLetter(d), StandardCharsets.UTF_8)).name("dead letters to JSON")
                     .sinkTo(new PrintSink<>("dead-letter", true)).uid(DEAD_LETTER_UID).name("dead letters to stderr");
         } else if (o.deadLetter.kafka()) {
-            dead.sinkTo(KafkaIO.deadLetterSink(o.deadLetter, prefix(o) + "-dead", o.kafkaProperties))
+            dead.sinkTo(KafkaIO.deadLetterSink(o.deadLetter, o.delivery, prefix(o) + "-dead", o.kafkaProperties))
                     .uid(DEAD_LETTER_UID).name("dead letters " + o.deadLetter);
         } else {
             dead.sinkTo(FileIO.deadLetterSink(o.deadLetter)).uid(DEAD_LETTER_UID).name("dead letters " + o.deadLetter);
@@ -107,11 +111,11 @@ public final class ScoringJob {
                 .uid(ScoringOperator.UID);
     }
 
-    /** Sends scores to the sink. */
+    /** Sends scores to the sink: Kafka with {@code o.delivery}, files exactly once. */
     public static void sinkScores(DataStream<Score> scores, JobOptions o) {
         Endpoint s = o.sink;
         if (s.kafka()) {
-            scores.sinkTo(KafkaIO.scoreSink(s, prefix(o) + "-scores", o.kafkaProperties)).uid(SINK_UID).name("scores " + s);
+            scores.sinkTo(KafkaIO.scoreSink(s, o.delivery, prefix(o) + "-scores", o.kafkaProperties)).uid(SINK_UID).name("scores " + s);
         } else {
             scores.sinkTo(FileIO.scoreSink(s)).uid(SINK_UID).name("scores " + s);
         }
