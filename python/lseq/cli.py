@@ -105,18 +105,28 @@ def cmd_check(a):
         with open(py_out) as f1, open(en_out) as f2:
             worst, where, n = compare_scores(f1.readlines(), f2.readlines())
         with open(py_dead) as f1, open(en_dead) as f2:
-            src_py = [json.loads(x)["source"] for x in f1]
-            src_en = [json.loads(x)["source"] for x in f2]
+            dead_py = [json.loads(x) for x in f1]
+            dead_en = [json.loads(x) for x in f2]
+    src_py = [d["source"] for d in dead_py]
+    src_en = [d["source"] for d in dead_en]
     print("scores: %d, compared with %s score" % (n, lseq))
     print("dead letters: python %d, engine %d%s" % (len(src_py), len(src_en),
           "" if src_py == src_en else " (DIFFERENT LINES)"))
+    # the reasons must agree too, but for the wording of JSON syntax errors (two parsers)
+    same = lambda a, b: a == b or (a.startswith("not valid JSON: ")
+                                   and b.startswith("not valid JSON: "))
+    diff = [(p, e) for p, e in zip(dead_py, dead_en) if not same(p["error"], e["error"])
+            or p["raw"] != e["raw"]]
+    for p, e in diff[:5]:
+        print("dead letter %s: python %s, engine %s" % (p["source"], json.dumps(p["error"]),
+                                                        json.dumps(e["error"])))
     if where:
         p, e = where
         val = lambda r: r.get("score", r.get("probs"))
         print("worst difference: %.4g of the tolerance 1e-4 + 1e-4|engine| "
               "(key %s seq %d: python %s, engine %s)" % (worst, p["key"], p["seq"], val(p),
                                                           val(e)))
-    ok = worst <= 1.0 and src_py == src_en
+    ok = worst <= 1.0 and src_py == src_en and not diff
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

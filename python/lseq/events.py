@@ -4,6 +4,8 @@ Validation follows the engine (connectors' EventParser) check for check and mess
 message; only the wording of JSON syntax errors differs (Python's parser, not Jackson's).
 """
 
+import codecs
+import decimal
 import json
 import math
 
@@ -20,9 +22,15 @@ class EventError(ValueError):
     """A record that is not a valid event; the message is the dead letter's ``error``."""
 
 
+class _Pairs(list):
+    """A JSON object as its (name, value) pairs in order, repeats kept."""
+
+
 def _describe(v):
     if v is None:
         return "null"
+    if isinstance(v, _Pairs):
+        return "an object"
     if isinstance(v, bool):
         return "a boolean"
     if isinstance(v, int):
@@ -31,20 +39,28 @@ def _describe(v):
         return "a fractional number"
     if isinstance(v, str):
         return "a string"
-    if isinstance(v, list):
-        return "an array"
-    return "an object"
+    return "an array"
 
 
 def _clip(s):
     return s[:32] + "..." if len(s) > 32 else s
 
 
-def _no_dup(pairs):
-    return dict(pairs)            # the last value of a repeated field wins, as in the engine
+_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs)
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_dup)
+def _utf8_length(field, s):
+    """UTF-8 bytes of s; an unpaired surrogate (from a \\u escape) is rejected, naming its
+    UTF-16 index as the engine does."""
+    n = i16 = 0
+    for ch in s:
+        c = ord(ch)
+        if 0xD800 <= c <= 0xDFFF:
+            raise EventError("%s is not valid Unicode (unpaired surrogate \\u%x at char %d)"
+                             % (field, c, i16))
+        n += 1 if c < 0x80 else 2 if c < 0x800 else 3 if c < 0x10000 else 4
+        i16 += 2 if c >= 0x10000 else 1
+    return n
 
 
 def parse_event(record, input_config):
@@ -59,7 +75,8 @@ def parse_event(record, input_config):
     try:
         text = record.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise EventError("not valid JSON: invalid UTF-8 byte at %d" % e.start) from None
+        raise EventError("not valid UTF-8 (byte 0x%x at offset %d)"
+                         % (record[e.start], e.start)) from None
     if not text.strip():
         raise EventError("empty record")
     start = len(text) - len(text.lstrip())
@@ -69,14 +86,18 @@ def parse_event(record, input_config):
         raise EventError("not valid JSON: %s" % e) from None
     except RecursionError:
         raise EventError("not valid JSON: nested too deep") from None
-    if not isinstance(obj, dict):
+    if not isinstance(obj, _Pairs):
         raise EventError("event must be a JSON object, got " + _describe(obj))
     if text[end:].strip():
         raise EventError("not valid JSON: trailing content after the event object")
     ev = {}
     token = None
     feats = None
-    for field, v in obj.items():
+    seen = set()
+    for field, v in obj:
+        if field in seen:       # unknown fields are ignored, but not when repeated
+            raise EventError('duplicate field "%s"' % _clip(field))
+        seen.add(field)
         if field == "key":
             if not isinstance(v, str):
                 raise EventError("key must be a string, got " + _describe(v))
@@ -92,6 +113,7 @@ def parse_event(record, input_config):
                 continue
             if not isinstance(v, str):
                 raise EventError("id must be a string, got " + _describe(v))
+            _utf8_length("id", v)
             ev["id"] = v
         elif field == "token":
             if not isinstance(v, int) or isinstance(v, bool):
@@ -104,7 +126,7 @@ def parse_event(record, input_config):
             feats = _features(v)
     if "key" not in ev:
         raise EventError("missing key")
-    kb = len(ev["key"].encode("utf-8", "surrogatepass"))
+    kb = _utf8_length("key", ev["key"])
     if kb == 0 or kb > MAX_KEY_BYTES:
         raise EventError("key is %d UTF-8 bytes, must be 1..%d" % (kb, MAX_KEY_BYTES))
     if token is not None and feats is not None:
@@ -128,8 +150,19 @@ def parse_event(record, input_config):
     return ev
 
 
+def _java_double(d):
+    """d as Java's Double.toString writes it (the engine's messages): 1.0E39, 0.5, 100.0."""
+    if d != d or math.isinf(d):
+        return "NaN" if d != d else ("Infinity" if d > 0 else "-Infinity")
+    if d == 0 or 1e-3 <= abs(d) < 1e7:
+        return repr(float(d))                     # Python writes these ranges as Java does
+    sign, digits, exp = decimal.Decimal(repr(d)).normalize().as_tuple()
+    ds = "".join(map(str, digits))
+    return "%s%s.%sE%d" % ("-" if sign else "", ds[0], ds[1:] or "0", len(ds) - 1 + exp)
+
+
 def _features(v):
-    if not isinstance(v, list):
+    if not isinstance(v, list) or isinstance(v, _Pairs):
         raise EventError("features must be an array of numbers, got " + _describe(v))
     out = []
     for i, x in enumerate(v):
@@ -140,10 +173,24 @@ def _features(v):
             finite = math.isfinite(np.float32(d))
         if not finite:
             what = "NaN" if d != d else "infinite" if math.isinf(d) else \
-                "%r, beyond float32 range" % d
+                "%s, beyond float32 range" % _java_double(d)
             raise EventError("features[%d] is %s; features must be finite" % (i, what))
         out.append(d)
     return out
+
+
+def _java_replace(e):
+    """Decoding errors replaced as Java's UTF-8 decoder does: like Python's (one U+FFFD per
+    maximal ill-formed subpart), except that an encoded surrogate (ED A0..BF xx) is one
+    U+FFFD for its three bytes."""
+    b, i = e.object, e.start
+    if (b[i] == 0xED and i + 2 < len(b) and 0xA0 <= b[i + 1] <= 0xBF
+            and (b[i + 2] & 0xC0) == 0x80):
+        return "\ufffd", i + 3
+    return "\ufffd", e.end
+
+
+codecs.register_error("lseq-java-replace", _java_replace)
 
 
 def dead_letter(error, record, source):
@@ -153,7 +200,8 @@ def dead_letter(error, record, source):
     if keep < len(record):
         while keep > 0 and (record[keep] & 0xC0) == 0x80:
             keep -= 1
-    return {"error": error, "raw": record[:keep].decode("utf-8", "replace"), "source": source}
+    return {"error": error, "raw": record[:keep].decode("utf-8", "lseq-java-replace"),
+            "source": source}
 
 
 def read_lines(f):
