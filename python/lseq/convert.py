@@ -217,7 +217,7 @@ def _flatten_keys(arrays):
     return out
 
 
-def from_minimal_lru(npz, input_type="features", vocab_size=None, head_type=None,
+def from_minimal_lru(npz, input_type="features", head_type=None,
                      name="converted-lru", gelu="tanh", norm_eps=1e-6, bos_token=None,
                      pooling="none"):
     """Converts a minimal-LRU model's parameters (a .npz path or a dict of arrays, keys the
@@ -240,9 +240,8 @@ def from_minimal_lru(npz, input_type="features", vocab_size=None, head_type=None
     the last event, which the per-event classes head emits at every event) convert; "mean"
     is refused.
 
-    Refused: BatchNorm layers (``batch_stats`` or ``norm/mean``), a pooled classifier
-    (pass head_type only for per-event decoders; mean pooling has no streaming
-    equivalent), bidirectional layers, anything unrecognized.
+    Refused: BatchNorm layers (``batch_stats`` or ``norm/mean``), mean pooling,
+    bidirectional layers, a missing final norm, any parameter with no place in the format.
     """
     if isinstance(npz, (str, bytes)) or hasattr(npz, "read"):
         with np.load(npz) as z:
@@ -276,15 +275,15 @@ def from_minimal_lru(npz, input_type="features", vocab_size=None, head_type=None
         raise ConversionError("a pooled classifier (pooling %r) has no equivalent in the format: "
                               "it emits one output per event, from the events so far; use "
                               "pooling 'none' or 'last'" % pooling)
-    seq0 = [take("layers_0", "seq", n) for n in _LRU_NAMES]
-    N, H = seq0[3].shape
+    H = keys[("layers_0", "seq", "B_re")].shape[1] if ("layers_0", "seq", "B_re") in keys \
+        else take("layers_0", "seq", "B_re")             # (raises: missing parameter)
     if input_type == "tokens":
         emb_key = next((k for k in keys if k[0] in ("embedding", "embed", "encoder")
                         and k[-1] == "embedding"), None)
         if emb_key is None:
             raise ConversionError("npz: tokens input needs an embedding table (encoder/embedding)")
         emb = take(*emb_key)
-        inp = {"type": "tokens", "vocab_size": int(vocab_size or emb.shape[0])}
+        inp = {"type": "tokens", "vocab_size": int(emb.shape[0])}
         if bos_token is not None:
             inp["bos_token"] = int(bos_token)
     else:

@@ -88,7 +88,7 @@ class LSTM(nn.LSTM):
 
 def rope_tables(pos, d, theta, dtype):
     """cos, sin [..., d/2] of angles pos * theta^(-2j/d), computed in float64."""
-    j = torch.arange(d // 2, dtype=torch.float64)
+    j = torch.arange(d // 2, dtype=torch.float64, device=pos.device)
     ang = pos.to(torch.float64).unsqueeze(-1) * theta ** (-2.0 * j / d)
     return torch.cos(ang).to(dtype), torch.sin(ang).to(dtype)
 
@@ -110,7 +110,8 @@ def windowed_attention(q, k_raw, v, window, theta, logn_base, sinks):
     Bsz, nh, T, d = q.shape
     dv = v.shape[-1]
     dt = q.dtype
-    pos = torch.arange(T)
+    dev = q.device
+    pos = torch.arange(T, device=dev)
     cos, sin = rope_tables(pos, d, theta, dt)
     qr, k = rope(q, cos, sin), rope(k_raw, cos, sin)
     We = min(window, T)
@@ -121,15 +122,15 @@ def windowed_attention(q, k_raw, v, window, theta, logn_base, sinks):
     kb = F.pad(k, (0, 0, We - 1, pad)).unfold(2, L, C).transpose(-1, -2)    # [B,h,nc,L,d]
     vb = F.pad(v, (0, 0, We - 1, pad)).unfold(2, L, C).transpose(-1, -2)
     sc = torch.einsum("bhcid,bhcjd->bhcij", qb, kb)                          # [B,h,nc,C,L]
-    i = torch.arange(C).view(1, C, 1)
-    j = torch.arange(L).view(1, 1, L)
-    s = torch.arange(nc).view(nc, 1, 1) * C - We + 1 + j                     # key position
+    i = torch.arange(C, device=dev).view(1, C, 1)
+    j = torch.arange(L, device=dev).view(1, 1, L)
+    s = torch.arange(nc, device=dev).view(nc, 1, 1) * C - We + 1 + j  # key position
     vis = (j >= i) & (j <= i + We - 1) & (s >= 0)                            # [nc, C, L]
-    t = torch.arange(Tp)
+    t = torch.arange(Tp, device=dev)
     n = torch.clamp(t + 1, max=window)
     if sinks:
         S = min(sinks, T)
-        js = torch.arange(S).unsqueeze(0)
+        js = torch.arange(S, device=dev).unsqueeze(0)
         w0 = torch.clamp(t - window + 1, min=0).unsqueeze(1)
         svis = js < w0                                                       # [Tp, S]
         spos = js + torch.clamp(w0 - sinks, min=0)      # rotated just before the window
@@ -139,7 +140,7 @@ def windowed_attention(q, k_raw, v, window, theta, logn_base, sinks):
         sc = torch.cat([sc, ss.view(Bsz, nh, nc, C, S)], -1)
         vis = torch.cat([vis, svis.view(nc, C, S)], -1)
         n = n + svis.sum(1)
-    scale = torch.full((Tp,), 1.0 / math.sqrt(d), dtype=torch.float64)
+    scale = torch.full((Tp,), 1.0 / math.sqrt(d), dtype=torch.float64, device=dev)
     if logn_base:
         scale = scale * torch.clamp(torch.log(n.double()) / math.log(logn_base), min=1.0)
     sc = sc * scale.to(dt).view(nc, C, 1)
