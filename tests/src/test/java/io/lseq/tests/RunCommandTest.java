@@ -24,6 +24,8 @@ class RunCommandTest {
         "--kafka-property|acks|--kafka-property needs KEY=VALUE",
         "--jobmanager|localhost|--jobmanager must be HOST:PORT",
         "--jobmanager|localhost:99999|--jobmanager port must be 1..65535, got '99999'",
+        "--delivery|at-most-once|--delivery must be exactly-once or at-least-once, got 'at-most-once'",
+        "--delivery|at-least-once|--delivery at-least-once is for a Kafka --sink: a file sink commits its part files at checkpoints",
     })
     void badOptionsAreOneLineAndStatusTwo(String option, String value, String message) {
         String[] argv = {"run", "--model", MODEL, "--source", EVENTS, "--sink", "file:/tmp/lseq-never", option, value};
@@ -43,6 +45,21 @@ class RunCommandTest {
                 "--reset-state");
         assertEquals(2, r.status(), r.err());
         assertTrue(r.err().contains("--reset-state needs --from-savepoint"), r.err());
+    }
+
+    @org.junit.jupiter.api.Test
+    void atLeastOnceHasNoTransactionalIdPrefix() {
+        CliRunner.Result r = CliRunner.run("run", "--model", MODEL, "--source", EVENTS, "--sink", "kafka://127.0.0.1:9/s",
+                "--delivery", "at-least-once", "--transactional-id-prefix", "p");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("--transactional-id-prefix is for --delivery exactly-once"), r.err());
+    }
+
+    @org.junit.jupiter.api.Test
+    void runHelpListsDelivery() {
+        CliRunner.Result r = CliRunner.run("run", "--help");
+        assertEquals(0, r.status());
+        assertTrue(r.out().contains("--delivery=MODE") && r.out().contains("at-least-once"), r.out());
     }
 
     @org.junit.jupiter.api.Test
