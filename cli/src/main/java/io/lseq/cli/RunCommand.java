@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
             + "SRC and SINK are file:PATH or kafka://HOST:PORT/TOPIC. A file source is read to its end, then the job "
             + "finishes; a file sink is a directory of part files, committed at checkpoints. Kafka output is exactly-once "
             + "by default (transactions committed at checkpoints; read it with isolation.level=read_committed), or with "
-            + "--delivery at-least-once visible within milliseconds, where a failure repeats the scores since the last "
+            + "--delivery at-least-once visible within ~0.1 s, where a failure repeats the scores since the last "
             + "checkpoint (same (key, seq), same bytes: deduplicate by (key, seq)). Rejected records go to --dead-letter (default: "
             + "standard error). Without --jobmanager the job runs on an embedded MiniCluster in this process; with it, the "
             + "job jar is submitted over REST and the job id printed.")
