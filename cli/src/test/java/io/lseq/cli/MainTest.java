@@ -3,43 +3,21 @@ package io.lseq.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /** {@code lseq --version}, {@code lseq completion} and the form of a bad command line. */
 class MainTest {
-    /** Exit status and standard output and error of one command line. */
-    private record Result(int status, String out, String err) {}
-
-    private static synchronized Result run(String... argv) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int status = Main.run(argv);
-            return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void versionIsTheBuildsVersion() {
-        Result r = run("--version");
+        CliRunner.Result r = CliRunner.run("--version");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().matches("lseq \\d+\\.\\d+\\.\\d+(-SNAPSHOT)?\\R"), r.out());
-        assertEquals(r.out(), run("score", "--version").out());
+        assertEquals(r.out(), CliRunner.run("score", "--version").out());
     }
 
     @Test
     void completionScriptCompletesEveryCommandAndOption() {
-        Result r = run("completion");
+        CliRunner.Result r = CliRunner.run("completion");
         assertEquals(0, r.status(), r.err());
         String script = r.out();
         assertTrue(script.startsWith("#!/usr/bin/env bash"), script);
@@ -59,15 +37,15 @@ class MainTest {
     void everyCommandHasHelpThatStartsWithItsUsage() {
         for (String cmd : Main.commandLine().getSubcommands().keySet()) {
             if (!cmd.equals("help")) {
-                Result r = run(cmd, "--help");
+                CliRunner.Result r = CliRunner.run(cmd, "--help");
                 assertEquals(0, r.status(), cmd);
                 assertTrue(r.out().startsWith("usage: lseq " + cmd), r.out());
             }
         }
-        Result none = run();
+        CliRunner.Result none = CliRunner.run();
         assertEquals(2, none.status());
         assertTrue(none.out().startsWith("usage: lseq COMMAND"), none.out());
-        assertEquals(none.out(), run("help").out());
+        assertEquals(none.out(), CliRunner.run("help").out());
     }
 
     @Test
@@ -84,7 +62,7 @@ class MainTest {
                 "--savepoint", "s", "--until", "soon"},
         };
         for (String[] c : cases) {
-            Result r = run(java.util.Arrays.copyOfRange(c, 1, c.length));
+            CliRunner.Result r = CliRunner.run(java.util.Arrays.copyOfRange(c, 1, c.length));
             assertEquals(2, r.status(), r.err());
             assertTrue(r.err().startsWith(c[0]), r.err());
             assertTrue(r.err().strip().endsWith("--help)"), r.err());

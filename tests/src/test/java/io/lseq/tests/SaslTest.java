@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.lseq.cli.CliRunner;
 import io.lseq.core.testing.TestModels;
 import io.lseq.tests.kafka.EmbeddedKafka;
 import java.nio.charset.StandardCharsets;

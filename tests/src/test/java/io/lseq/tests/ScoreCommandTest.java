@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.lseq.cli.CliRunner;
 import io.lseq.connectors.event.DeadLetter;
 import io.lseq.connectors.event.Score;
 import io.lseq.connectors.json.Json;

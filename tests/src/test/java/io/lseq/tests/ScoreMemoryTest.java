@@ -3,6 +3,7 @@ package io.lseq.tests;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.lseq.cli.CliRunner;
 import io.lseq.core.testing.TestModels;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -17,7 +17,7 @@ import io.lseq.core.model.KeyState;
 import io.lseq.core.model.Model;
 import io.lseq.core.model.Scorer;
 import io.lseq.core.testing.TestModels;
-import io.lseq.tests.CliRunner;
+import io.lseq.cli.CliRunner;
 import io.lseq.tests.LocalProcesses;
 import io.lseq.tests.LocalProcesses.Result;
 import io.lseq.tests.kafka.EmbeddedKafka;

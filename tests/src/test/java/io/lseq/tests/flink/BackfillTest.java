@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.lseq.cli.Main;
-import io.lseq.tests.CliRunner;
+import io.lseq.cli.CliRunner;
 import io.lseq.connectors.event.Score;
 import io.lseq.core.testing.TestModels;
 import io.lseq.flink.job.JobOptions;

@@ -12,7 +12,7 @@ import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ScoringJob;
 import io.lseq.flink.savepoint.ResetState;
 import io.lseq.flink.savepoint.SavepointCheck;
-import io.lseq.tests.CliRunner;
+import io.lseq.cli.CliRunner;
 import io.lseq.tests.kafka.EmbeddedKafka;
 import java.io.DataInputStream;
 import java.io.IOException;

@@ -1,11 +1,10 @@
-package io.lseq.tests;
+package io.lseq.cli;
 
-import io.lseq.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
-/** Runs {@code lseq} in this JVM with its standard streams captured. */
+/** Runs {@code lseq} in this JVM with its standard streams captured (the cli tests, and the tests module through the test-jar). */
 public final class CliRunner {
     /** Exit status and what the command printed. */
     public record Result(int status, String out, String err) {}
