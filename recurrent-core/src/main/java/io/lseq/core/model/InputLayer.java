@@ -39,14 +39,6 @@ final class InputLayer {
         return embed != null ? embed.length : proj.parameters();
     }
 
-    void apply(int token, float[] features, float[] x) {
-        if (embed != null) {
-            System.arraycopy(embed, token * h, x, 0, h);
-        } else {
-            proj.apply(features, 0, x, 0);
-        }
-    }
-
     /** {@code x[t] = input of event t} for {@code t} in {@code [from, to)}. */
     void applyRows(int[] tokens, float[][] features, float[][] x, int from, int to) {
         if (embed != null) {

@@ -73,12 +73,10 @@ public final class Scorer {
      */
     public void stepKeys(KeyState[] states, int[] tokens, float[][] features, int count, float[][] outs) {
         validateKeys(states, tokens, features, count);
-        pass.clear();
         for (int k = 0; k < count; k++) {
             pass.add(states[k], tokens == null ? 0 : tokens[k], features == null ? null : features[k], outs[k]);
         }
-        pass.run(Parallel.SERIAL);
-        pass.clear();
+        run();
     }
 
     private void validateKeys(KeyState[] states, int[] tokens, float[][] features, int count) {
@@ -133,9 +131,16 @@ public final class Scorer {
             throw new IllegalArgumentException("state has " + s.length + " floats, model " + model.config().name()
                     + " needs " + model.stateSize());
         }
-        pass.clear();
         pass.add(state, token, features, out);
-        pass.run(Parallel.SERIAL);
-        pass.clear();
+        run();
+    }
+
+    /** Runs the pass, then empties it whatever happened, so it holds no key's state between calls. */
+    private void run() {
+        try {
+            pass.run(Parallel.SERIAL);
+        } finally {
+            pass.clear();
+        }
     }
 }
