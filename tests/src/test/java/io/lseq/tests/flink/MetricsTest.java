@@ -28,9 +28,12 @@ class MetricsTest {
         ScoringJob.build(env, o);
         env.execute(o.jobName);
         // Tasks unregister their metrics as they shut down, which can finish after execute()
-        // returns: wait for the scoring task's last one.
+        // returns: wait for the last one of the scoring task and of the parsing task (two tasks,
+        // which shut down in either order).
         long deadline = System.nanoTime() + 20_000_000_000L;
-        while (!CollectingReporter.FINAL.containsKey("lseq.latencyNanos") && System.nanoTime() < deadline) {
+        while (!(CollectingReporter.FINAL.containsKey("lseq.latencyNanos")
+                && CollectingReporter.FINAL.containsKey("lseq.recordsIn")
+                && CollectingReporter.FINAL.containsKey("lseq.recordsRejected")) && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
         // bad.jsonl: 15 lines, 5 valid events over 3 keys, 10 rejected.
