@@ -1,0 +1,116 @@
+package io.lseq.sql;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.table.api.EnvironmentSettings;
+import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+
+/**
+ * Runs Flink SQL scripts with {@code LSEQ_SCORE} registered: what {@code lseq sql -f FILE} does,
+ * and what tests and embedding programs can call.
+ */
+public final class SqlScript {
+    private SqlScript() {}
+
+    /**
+     * A streaming table environment on {@code conf} (an embedded MiniCluster unless it names a
+     * remote target) with {@code LSEQ_SCORE} registered. Process table functions run in streaming
+     * mode only.
+     */
+    public static StreamTableEnvironment environment(Configuration conf) {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        StreamTableEnvironment tEnv = StreamTableEnvironment.create(env,
+                EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
+        register(tEnv);
+        return tEnv;
+    }
+
+    /** Registers {@code LSEQ_SCORE} as a temporary system function of {@code tEnv}. */
+    public static void register(TableEnvironment tEnv) {
+        tEnv.createTemporarySystemFunction(LseqScore.NAME, LseqScore.class);
+    }
+
+    /**
+     * Splits a script into statements at each {@code ;} that is not inside a quoted string, a
+     * quoted identifier or a comment. {@code EXECUTE STATEMENT SET BEGIN ... END} (and
+     * {@code BEGIN STATEMENT SET; ... END;}) stays one statement, its inner {@code ;} included.
+     * Comments are kept in the statement text (Flink's parser skips them); empty statements go.
+     */
+    public static List<String> split(String script) {
+        List<String> pieces = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        int n = script.length();
+        for (int i = 0; i < n; i++) {
+            char c = script.charAt(i);
+            if (c == '\'' || c == '"' || c == '`') {
+                int j = i + 1;
+                while (j < n) {
+                    if (script.charAt(j) == c) {
+                        if (j + 1 < n && script.charAt(j + 1) == c) {
+                            j += 2; // a doubled quote is the quote itself
+                            continue;
+                        }
+                        break;
+                    }
+                    j++;
+                }
+                cur.append(script, i, Math.min(j + 1, n));
+                i = j;
+            } else if (c == '-' && i + 1 < n && script.charAt(i + 1) == '-') {
+                int j = script.indexOf('\n', i);
+                j = j < 0 ? n : j;
+                cur.append(script, i, j);
+                i = j - 1;
+            } else if (c == '/' && i + 1 < n && script.charAt(i + 1) == '*') {
+                int j = script.indexOf("*/", i + 2);
+                j = j < 0 ? n : j + 2;
+                cur.append(script, i, j);
+                i = j - 1;
+            } else if (c == ';') {
+                pieces.add(cur.toString());
+                cur.setLength(0);
+            } else {
+                cur.append(c);
+            }
+        }
+        pieces.add(cur.toString());
+
+        List<String> statements = new ArrayList<>();
+        List<String> set = null; // the statements of an open statement set
+        for (String p : pieces) {
+            String words = normalized(p);
+            if (set != null) {
+                if (words.equals("END")) {
+                    statements.add("EXECUTE STATEMENT SET BEGIN\n" + String.join(";\n", set) + ";\nEND");
+                    set = null;
+                } else if (!words.isEmpty()) {
+                    set.add(p.strip());
+                }
+            } else if (words.equals("BEGIN STATEMENT SET")) {
+                set = new ArrayList<>();
+            } else if (words.startsWith("EXECUTE STATEMENT SET BEGIN")) {
+                set = new ArrayList<>();
+                String first = p.strip().substring(p.strip().toUpperCase(Locale.ROOT).indexOf("BEGIN") + 5).strip();
+                if (!first.isEmpty()) {
+                    set.add(first);
+                }
+            } else if (!words.isEmpty()) {
+                statements.add(p.strip());
+            }
+        }
+        if (set != null) {
+            throw new IllegalArgumentException("a statement set without END");
+        }
+        return statements;
+    }
+
+    /** The statement's words without comments, upper case, single-spaced. */
+    private static String normalized(String statement) {
+        String s = statement.replaceAll("(?s)/\\*.*?\\*/", " ").replaceAll("--[^\n]*", " ");
+        return s.trim().replaceAll("\\s+", " ").toUpperCase(Locale.ROOT);
+    }
+}
