@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
@@ -45,6 +46,8 @@ public final class Compare extends BenchCommand {
             "usage: bin/lseq-bench compare --events DIR [--models DIR,DIR...] [--out FILE] [--charts DIR]",
             "                              [--stream-events N] [--keys K] [--rounds R] [--backfill-keys K]",
             "                              [--backfill-length L] [--threads T] [--windows W,W...] [--skip LIST]",
+            "                              [--switch-events DIR] [--switch-models DIR,DIR...] [--quality-windows W,W...]",
+            "                              [--wide-max-distance D] [--long-key L]",
             "",
             "Runs the same events through each model and writes the comparison report with PNG charts.",
             "",
@@ -60,7 +63,14 @@ public final class Compare extends BenchCommand {
             "  --backfill-length L    events per key of a backfill batch (default 2048)",
             "  --threads T            backfill threads (default: every core)",
             "  --windows LIST         window sizes for the state-size figure (default 16,64,256,1024,4096)",
-            "  --skip LIST            leave out sections: state, stream, backfill, quality");
+            "  --skip LIST            leave out sections: state, stream, backfill, quality, windows, long, switch",
+            "  --switch-events DIR    the switch task's events (distance-D.jsonl: D from the last mode switch),",
+            "                         from tools/train/longrange.py events --task switch",
+            "  --switch-models LIST   models of the switch task (default: examples/models/longrange-switch-*)",
+            "  --quality-windows LIST windows at which attention and GAU models without sinks are also scored",
+            "                         (a config copy with every window set to W; default 64,256,1024,4096)",
+            "  --wide-max-distance D  window variants with W >= 1024 are scored on distances <= D only (default 4096)",
+            "  --long-key L           events of the one-long-key backfill (default 65536)");
     private static final Pattern DISTANCE = Pattern.compile("distance-(\\d+)\\.jsonl");
 
     private List<Path> models = new ArrayList<>();
@@ -75,6 +85,11 @@ public final class Compare extends BenchCommand {
     private int threads = Runtime.getRuntime().availableProcessors();
     private int[] windows = {16, 64, 256, 1024, 4096};
     private List<String> skip = List.of();
+    private Path switchEvents;
+    private List<Path> switchModels = new ArrayList<>();
+    private int[] qualityWindows = {64, 256, 1024, 4096};
+    private int wideMaxDistance = 4096;
+    private int longKey = 65_536;
     private final List<String> argv = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
@@ -103,6 +118,12 @@ public final class Compare extends BenchCommand {
             case "--threads" -> threads = (int) positive(a, v);
             case "--windows" -> windows = Arrays.stream(v.split(",")).mapToInt(w -> (int) positive(a, w.trim())).toArray();
             case "--skip" -> skip = Arrays.stream(v.split(",")).map(String::trim).toList();
+            case "--switch-events" -> switchEvents = Path.of(v);
+            case "--switch-models" -> switchModels = Arrays.stream(v.split(",")).map(String::trim).map(Path::of).toList();
+            case "--quality-windows" -> qualityWindows = Arrays.stream(v.split(",")).mapToInt(w -> (int) positive(a, w.trim()))
+                    .toArray();
+            case "--wide-max-distance" -> wideMaxDistance = (int) positive(a, v);
+            case "--long-key" -> longKey = (int) positive(a, v);
             default -> throw new IllegalArgumentException("unknown option '" + a + "'");
         }
     }
@@ -111,7 +132,8 @@ public final class Compare extends BenchCommand {
     protected void validate() {
         if (models.isEmpty()) {
             try (Stream<Path> s = Files.list(Path.of("examples/models"))) {
-                models = s.filter(p -> p.getFileName().toString().startsWith("longrange-")).sorted().toList();
+                models = s.filter(p -> p.getFileName().toString().startsWith("longrange-")
+                        && !p.getFileName().toString().startsWith("longrange-switch-")).sorted().toList();
             } catch (IOException e) {
                 throw new IllegalArgumentException("no --models, and examples/models cannot be listed: " + e);
             }
@@ -122,10 +144,23 @@ public final class Compare extends BenchCommand {
         if (!skip.contains("quality") && (eventsDir == null || !Files.isDirectory(eventsDir))) {
             throw new IllegalArgumentException("--events DIR is required (a directory of distance-D.jsonl files)");
         }
+        if (switchEvents != null && !Files.isDirectory(switchEvents)) {
+            throw new IllegalArgumentException("--switch-events " + switchEvents + ": not a directory");
+        }
+        if (switchEvents != null && switchModels.isEmpty()) {
+            try (Stream<Path> s = Files.list(Path.of("examples/models"))) {
+                switchModels = s.filter(p -> p.getFileName().toString().startsWith("longrange-switch-")).sorted().toList();
+            } catch (IOException e) {
+                throw new IllegalArgumentException("no --switch-models, and examples/models cannot be listed: " + e);
+            }
+        }
     }
 
-    /** A model under comparison. */
-    private record Entry(String name, Path dir, Model model, String config, byte[] weights) {}
+    /** A model under comparison; {@code window} is the window it runs with (0: no window, or as trained). */
+    private record Entry(String name, Path dir, Model model, String config, byte[] weights, int window) {}
+
+    /** Numbers the closing "which to choose" section is drawn from, filled by the sections as they run. */
+    private final Summary summary = new Summary();
 
     @Override
     public void run() throws Exception {
@@ -133,7 +168,7 @@ public final class Compare extends BenchCommand {
         for (Path dir : models) {
             String config = Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8);
             byte[] weights = Files.readAllBytes(dir.resolve("model.safetensors"));
-            entries.add(new Entry(dir.getFileName().toString(), dir, Model.load(dir), config, weights));
+            entries.add(new Entry(dir.getFileName().toString(), dir, Model.load(dir), config, weights, 0));
         }
         Report r = new Report(out, charts);
         r.header(settings(entries));
@@ -148,9 +183,26 @@ public final class Compare extends BenchCommand {
         if (!skip.contains("backfill")) {
             backfill(entries, r);
         }
-        if (!skip.contains("quality")) {
-            quality(entries, r);
+        if (!skip.contains("long")) {
+            longKey(entries, r);
         }
+        TreeMap<String, Quality[]> q1 = new TreeMap<>();
+        if (!skip.contains("quality")) {
+            q1 = quality(entries, r);
+        }
+        if (!skip.contains("windows") && !skip.contains("quality")) {
+            windows(entries, r, q1);
+        }
+        if (switchEvents != null && !skip.contains("switch") && !switchModels.isEmpty()) {
+            List<Entry> sw = new ArrayList<>();
+            for (Path dir : switchModels) {
+                String config = Files.readString(dir.resolve("config.json"), StandardCharsets.UTF_8);
+                byte[] weights = Files.readAllBytes(dir.resolve("model.safetensors"));
+                sw.add(new Entry(dir.getFileName().toString(), dir, Model.load(dir), config, weights, 0));
+            }
+            switchQuality(sw, r);
+        }
+        r.choose(summary);
         r.write();
         System.out.println("lseq-bench compare: wrote " + out + " and charts in " + charts);
     }
@@ -216,6 +268,9 @@ public final class Compare extends BenchCommand {
         Charts.lines(charts.resolve("state-bytes.png"), "State bytes per key against the window size",
                 "window W (attention, GAU; recurrent models do not have one)", "bytes per key (serialized)", true, true,
                 series);
+        for (Entry e : entries) {
+            summary.stateBytes.put(e.name(), serializedBytes(e.model()));
+        }
         r.stateBytes(windows, rows);
     }
 
@@ -285,6 +340,9 @@ public final class Compare extends BenchCommand {
         double[] medians = Arrays.stream(perRound).mapToDouble(BenchCommand::median).toArray();
         Charts.bars(charts.resolve("streaming.png"), "Streaming job, events/s on one core (Flink MiniCluster, "
                 + "parallelism 1)", "events/s (median of " + rounds + " rounds)", labels, medians, "%,.0f");
+        for (int i = 0; i < labels.size(); i++) {
+            summary.streaming.put(labels.get(i), medians[i]);
+        }
         r.streaming(labels, perRound, medians);
     }
 
@@ -362,9 +420,9 @@ public final class Compare extends BenchCommand {
 
     // ---- quality -----------------------------------------------------------------------------
 
-    private void quality(List<Entry> entries, Report r) throws IOException {
+    private static TreeMap<Integer, Path> distanceFiles(Path dir) throws IOException {
         TreeMap<Integer, Path> files = new TreeMap<>();
-        try (Stream<Path> s = Files.list(eventsDir)) {
+        try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.toList()) {
                 Matcher m = DISTANCE.matcher(p.getFileName().toString());
                 if (m.matches()) {
@@ -373,29 +431,211 @@ public final class Compare extends BenchCommand {
             }
         }
         if (files.isEmpty()) {
-            throw new IOException(eventsDir + ": no distance-D.jsonl files");
+            throw new IOException(dir + ": no distance-D.jsonl files");
         }
+        return files;
+    }
+
+    /** Quality per distance file; files beyond {@code maxDistance} are not run (null). */
+    private static Quality[] measureAll(String name, Model model, TreeMap<Integer, Path> files, int maxDistance)
+            throws IOException {
+        Quality[] q = new Quality[files.size()];
+        int i = 0;
+        for (Map.Entry<Integer, Path> f : files.entrySet()) {
+            if (f.getKey() <= maxDistance) {
+                q[i] = Quality.measure(model, f.getValue());
+                System.out.printf(Locale.ROOT, "quality %s %s: mean surprisal %.4f, AUC %.4f (%d normal, %d anomalous probes), "
+                        + "%,.0f events/s%n", name, f.getValue().getFileName(), q[i].meanSurprisal(), q[i].auc(),
+                        q[i].normal(), q[i].anomalies(), q[i].eventsPerSecond());
+            }
+            i++;
+        }
+        return q;
+    }
+
+    private TreeMap<String, Quality[]> quality(List<Entry> entries, Report r) throws IOException {
+        TreeMap<Integer, Path> files = distanceFiles(eventsDir);
+        TreeMap<String, Quality[]> byName = new TreeMap<>();
+        List<Quality[]> all = new ArrayList<>();
+        for (Entry e : entries) {
+            Quality[] q = measureAll(e.name(), e.model(), files, Integer.MAX_VALUE);
+            all.add(q);
+            byName.put(e.name(), q);
+            summary.quality1.put(e.name(), Summary.minAuc(q));
+        }
+        summary.distances1 = files.keySet().stream().mapToInt(Integer::intValue).toArray();
+        qualityCharts(entries.stream().map(Entry::name).toList(), files, all, "");
+        r.quality("Quality on the long-range task", Report.TASK1, "", entries.stream().map(Entry::name).toList(), files,
+                all);
+        return byName;
+    }
+
+    private void switchQuality(List<Entry> entries, Report r) throws IOException {
+        TreeMap<Integer, Path> files = distanceFiles(switchEvents);
+        List<Quality[]> all = new ArrayList<>();
+        for (Entry e : entries) {
+            Quality[] q = measureAll(e.name(), e.model(), files, Integer.MAX_VALUE);
+            all.add(q);
+            summary.quality2.put(e.name(), Summary.minAuc(q));
+        }
+        summary.distances2 = files.keySet().stream().mapToInt(Integer::intValue).toArray();
+        qualityCharts(entries.stream().map(Entry::name).toList(), files, all, "-switch");
+        r.quality("Quality on the switch task", Report.TASK2, "-switch", entries.stream().map(Entry::name).toList(),
+                files, all);
+    }
+
+    private void qualityCharts(List<String> names, TreeMap<Integer, Path> files, List<Quality[]> all, String suffix)
+            throws IOException {
         double[] xs = files.keySet().stream().mapToDouble(Integer::doubleValue).toArray();
         List<Charts.Series> surprisal = new ArrayList<>();
         List<Charts.Series> auc = new ArrayList<>();
-        List<Quality[]> all = new ArrayList<>();
-        for (Entry e : entries) {
-            Quality[] q = new Quality[files.size()];
-            int i = 0;
-            for (Path f : files.values()) {
-                q[i] = Quality.measure(e.model(), f);
-                System.out.printf(Locale.ROOT, "quality %s %s: mean surprisal %.4f, AUC %.4f (%d normal, %d anomalous probes)%n",
-                        e.name(), f.getFileName(), q[i].meanSurprisal(), q[i].auc(), q[i].normal(), q[i].anomalies());
-                i++;
-            }
-            all.add(q);
-            surprisal.add(new Charts.Series(e.name(), xs, Arrays.stream(q).mapToDouble(Quality::meanSurprisal).toArray()));
-            auc.add(new Charts.Series(e.name(), xs, Arrays.stream(q).mapToDouble(Quality::auc).toArray()));
+        for (int i = 0; i < names.size(); i++) {
+            Quality[] q = all.get(i);
+            surprisal.add(new Charts.Series(names.get(i), xs, Arrays.stream(q)
+                    .mapToDouble(x -> x == null ? Double.NaN : x.meanSurprisal()).toArray()));
+            auc.add(new Charts.Series(names.get(i), xs, Arrays.stream(q)
+                    .mapToDouble(x -> x == null ? Double.NaN : x.auc()).toArray()));
         }
-        Charts.lines(charts.resolve("surprisal.png"), "Mean surprisal of probe events against the signal's distance",
-                "distance from the signal (events)", "nats (lower is better)", true, false, surprisal);
-        Charts.lines(charts.resolve("auc.png"), "Anomaly detection AUC against the signal's distance",
+        String task = suffix.isEmpty() ? "" : " (switch task)";
+        Charts.lines(charts.resolve("surprisal" + suffix + ".png"), "Mean surprisal of probe events against the signal's "
+                + "distance" + task, "distance from the signal (events)", "nats (lower is better)", true, false, surprisal);
+        Charts.lines(charts.resolve("auc" + suffix + ".png"), "Anomaly detection AUC against the signal's distance" + task,
                 "distance from the signal (events)", "AUC (0.5 = chance)", true, false, auc);
-        r.quality(entries.stream().map(Entry::name).toList(), files, all);
+    }
+
+    // ---- attention windows at inference --------------------------------------------------------
+
+    private static boolean windowedWithoutSinks(Model m) {
+        boolean any = false;
+        for (var b : m.config().blocks()) {
+            ModelConfig.Mixer x = b.mixer();
+            if (x instanceof ModelConfig.Attention a) {
+                any = true;
+                if (a.sinks() > 0) {
+                    return false;
+                }
+            } else if (x instanceof ModelConfig.Gau g) {
+                any = true;
+                if (g.sinks() > 0) {
+                    return false;
+                }
+            }
+        }
+        return any;
+    }
+
+    private static int trainedWindow(Model m) {
+        for (var b : m.config().blocks()) {
+            if (b.mixer() instanceof ModelConfig.Attention a) {
+                return a.window();
+            } else if (b.mixer() instanceof ModelConfig.Gau g) {
+                return g.window();
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Every model in one table: the attention and GAU models without sinks at each of the quality windows (a config
+     * copy with every window set to W, the trained weights), the others as trained. Per row: state bytes, the step
+     * path's steady-state events/s and the quality on the long-range task.
+     */
+    private void windows(List<Entry> entries, Report r, TreeMap<String, Quality[]> base) throws IOException {
+        TreeMap<Integer, Path> files = distanceFiles(eventsDir);
+        List<String[]> rows = new ArrayList<>();
+        List<Quality[]> qs = new ArrayList<>();
+        List<Charts.Series> points = new ArrayList<>();
+        int common = files.keySet().stream().filter(d -> d <= wideMaxDistance).mapToInt(Integer::intValue).max().orElse(0);
+        for (Entry e : entries) {
+            boolean vary = windowedWithoutSinks(e.model());
+            int trained = trainedWindow(e.model());
+            int[] ws = vary ? qualityWindows : new int[] {trained};
+            double[] xs = new double[ws.length];
+            double[] ys = new double[ws.length];
+            for (int i = 0; i < ws.length; i++) {
+                int w = ws[i];
+                Model m = (w == trained) ? e.model() : Model.load(withWindow(e.config(), w), e.weights(), e.dir().toString());
+                Quality[] q = (w == trained) ? base.get(e.name())
+                        : measureAll(e.name() + " W=" + w, m, files, w >= 1024 ? wideMaxDistance : Integer.MAX_VALUE);
+                long ser = serializedBytes(m);
+                double heap = heapBytesPerKey(m);
+                int length = Math.max(2048, 2 * w);
+                double eps = steadyStepEventsPerSecond(m, 4, length);
+                System.out.printf(Locale.ROOT, "window %s W=%d: %,d bytes, steady step %,.0f events/s%n", e.name(), w, ser,
+                        eps);
+                String label = e.name() + (w == 0 ? "" : " W=" + w + (w == trained ? " (trained)" : ""));
+                rows.add(new String[] {label, String.format(Locale.ROOT, "%,d / %,.0f", ser, heap),
+                    String.format(Locale.ROOT, "%,.0f", eps)});
+                qs.add(q);
+                xs[i] = ser;
+                int[] ds = files.keySet().stream().mapToInt(Integer::intValue).toArray();
+                ys[i] = Summary.minAuc(q, ds, common);
+                summary.variants.add(new Summary.Variant(e.name(), w, ser, eps, q, ds));
+            }
+            points.add(new Charts.Series(e.name(), xs, ys));
+        }
+        Charts.lines(charts.resolve("quality-vs-state.png"), "Worst AUC over distances 64.." + common
+                + " against state bytes per key", "bytes per key (serialized; attention/GAU points: W = "
+                + Arrays.stream(qualityWindows).mapToObj(Integer::toString).collect(Collectors.joining(", ")) + ")",
+                "lowest AUC over the distances", true, false, points);
+        r.windows(rows, files, qs, wideMaxDistance, common);
+    }
+
+    /**
+     * The step path's events/s once every key's window is full: {@code keys} keys of {@code length} random tokens,
+     * stepped round-robin; the first half is the warm-up, the second half is timed.
+     */
+    static double steadyStepEventsPerSecond(Model m, int keys, int length) {
+        SplittableRandom rnd = new SplittableRandom(11);
+        int v = m.config().input().vocabSize();
+        Scorer scorer = m.newScorer();
+        KeyState[] states = new KeyState[keys];
+        for (int k = 0; k < keys; k++) {
+            states[k] = m.newState();
+        }
+        float[] out = new float[m.outputSize()];
+        long t0 = 0;
+        for (int t = 0; t < length; t++) {
+            if (t == length / 2) {
+                t0 = System.nanoTime();
+            }
+            for (int k = 0; k < keys; k++) {
+                scorer.stepToken(states[k], rnd.nextInt(v), out);
+            }
+        }
+        return keys * (double) (length - length / 2) / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    // ---- one long key ------------------------------------------------------------------------
+
+    private void longKey(List<Entry> entries, Report r) {
+        double[][] batch = new double[entries.size()][rounds];
+        double[][] step = new double[entries.size()][rounds];
+        for (int round = 0; round <= rounds; round++) {
+            for (int i = 0; i < entries.size(); i++) {
+                Model m = entries.get(i).model();
+                SplittableRandom rnd = new SplittableRandom(13);
+                int v = m.config().input().vocabSize();
+                int[][] tokens = new int[1][longKey];
+                for (int j = 0; j < longKey; j++) {
+                    tokens[0][j] = rnd.nextInt(v);
+                }
+                double b = backfillTokensPerSecond(m, tokens, threads);
+                double s = stepTokensPerSecond(m, tokens);
+                System.out.printf(Locale.ROOT, "long key %s %s: batch %,.0f tokens/s, step %,.0f tokens/s%n",
+                        round == 0 ? "warm-up" : "round " + round, entries.get(i).name(), b, s);
+                if (round > 0) {
+                    batch[i][round - 1] = b;
+                    step[i][round - 1] = s;
+                }
+            }
+        }
+        List<String> labels = entries.stream().map(Entry::name).toList();
+        double[] medians = Arrays.stream(batch).mapToDouble(BenchCommand::median).toArray();
+        double[] stepMedians = Arrays.stream(step).mapToDouble(BenchCommand::median).toArray();
+        for (int i = 0; i < labels.size(); i++) {
+            summary.longKey.put(labels.get(i), medians[i]);
+        }
+        r.longKey(labels, medians, stepMedians, longKey, threads);
     }
 }

@@ -27,8 +27,14 @@ import java.util.Map;
  * @param anomalies anomalous probes
  * @param meanSurprisal mean surprisal of the normal probes, in nats
  * @param auc detection AUC of surprisal, anomaly against normal
+ * @param seconds time of the scoring loop (parsing included), one thread
  */
-record Quality(long events, int normal, int anomalies, double meanSurprisal, double auc) {
+record Quality(long events, int normal, int anomalies, double meanSurprisal, double auc, double seconds) {
+    /** Events scored per second by this measurement (parsing included). */
+    double eventsPerSecond() {
+        return events / seconds;
+    }
+
     static Quality measure(Model model, Path file) throws IOException {
         EventParser parser = new EventParser(model.config().input());
         Scorer scorer = model.newScorer();
@@ -39,6 +45,7 @@ record Quality(long events, int normal, int anomalies, double meanSurprisal, dou
         int nn = 0;
         int na = 0;
         long events = 0;
+        long t0 = System.nanoTime();
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             int lineNo = 0;
@@ -74,7 +81,8 @@ record Quality(long events, int normal, int anomalies, double meanSurprisal, dou
         }
         double[] n = Arrays.copyOf(normal, nn);
         double[] a = Arrays.copyOf(anomaly, na);
-        return new Quality(events, nn, na, Arrays.stream(n).average().orElse(Double.NaN), auc(a, n));
+        return new Quality(events, nn, na, Arrays.stream(n).average().orElse(Double.NaN), auc(a, n),
+                (System.nanoTime() - t0) / 1e9);
     }
 
     /** Mann-Whitney AUC: P(positive > negative) + P(equal) / 2, by ranks, O((p+n) log(p+n)). */

@@ -83,27 +83,22 @@ final class Report {
         md.append('\n');
     }
 
-    void quality(List<String> labels, TreeMap<Integer, Path> files, List<Quality[]> all) {
-        md.append("## Quality on the long-range task\n\n![surprisal](").append(chartsLink).append("/surprisal.png)\n\n")
-                .append("![auc](").append(chartsLink).append("/auc.png)\n\n")
-                .append("Each file holds keys whose first events set the distribution of later *probe* events, ")
-                .append("placed at the given distance from that signal (task: `tools/train/README.md`). Every event ")
+    static final String TASK1 = "Each file holds keys whose first events set the distribution of later *probe* events, "
+            + "placed at the given distance from that signal (task: `tools/train/README.md`). ";
+    static final String TASK2 = "Each file holds keys whose mode *switches* once or twice after the first events; the "
+            + "probe depends on the latest mode and sits at the given distance from the last switch, so the first "
+            + "events (what attention sinks keep) show a wrong mode (task: `tools/train/README.md`, \"The switch task\"; "
+            + "models `examples/models/longrange-switch-*`, trained on it). ";
+
+    void quality(String title, String intro, String suffix, List<String> labels, TreeMap<Integer, Path> files,
+            List<Quality[]> all) {
+        md.append("## ").append(title).append("\n\n![surprisal](").append(chartsLink).append("/surprisal").append(suffix)
+                .append(".png)\n\n").append("![auc](").append(chartsLink).append("/auc").append(suffix).append(".png)\n\n")
+                .append(intro).append("Every event ")
                 .append("is scored in file order with the step path; *surprisal* is the mean over the normal ")
                 .append("probes (nats), *AUC* how well the surprisal separates anomalous probes (drawn from a ")
-                .append("wrong distribution) from normal ones.\n\n| model | ");
-        StringBuilder sep = new StringBuilder("| --- | ");
-        for (Map.Entry<Integer, Path> f : files.entrySet()) {
-            md.append("d=").append(f.getKey()).append(" | ");
-            sep.append("--- | ");
-        }
-        md.append("\n").append(sep).append("\n");
-        for (int i = 0; i < labels.size(); i++) {
-            md.append("| ").append(labels.get(i)).append(" | ");
-            for (Quality q : all.get(i)) {
-                md.append(String.format(Locale.ROOT, "%.3f / %.3f | ", q.meanSurprisal(), q.auc()));
-            }
-            md.append('\n');
-        }
+                .append("wrong distribution) from normal ones.\n\n");
+        qualityTable(labels, files, all, "model");
         Quality[] first = all.get(0);
         md.append("\n(mean surprisal of normal probes / detection AUC; probes per file: ");
         int i = 0;
@@ -113,6 +108,152 @@ final class Report {
             i++;
         }
         md.append(")\n\n");
+    }
+
+    private void qualityTable(List<String> labels, TreeMap<Integer, Path> files, List<Quality[]> all, String first) {
+        md.append("| ").append(first).append(" | ");
+        StringBuilder sep = new StringBuilder("| --- | ");
+        for (Map.Entry<Integer, Path> f : files.entrySet()) {
+            md.append("d=").append(f.getKey()).append(" | ");
+            sep.append("--- | ");
+        }
+        md.append("\n").append(sep).append("\n");
+        for (int i = 0; i < labels.size(); i++) {
+            md.append("| ").append(labels.get(i)).append(" | ");
+            for (Quality q : all.get(i)) {
+                md.append(q == null ? "not run | " : String.format(Locale.ROOT, "%.3f / %.3f | ", q.meanSurprisal(), q.auc()));
+            }
+            md.append('\n');
+        }
+    }
+
+    void windows(List<String[]> rows, TreeMap<Integer, Path> files, List<Quality[]> qs, int wideMax, int common) {
+        md.append("## Attention windows at inference\n\n![quality vs state](").append(chartsLink)
+                .append("/quality-vs-state.png)\n\n")
+                .append("The attention and GAU models without sinks were trained with W = 64 and log-n scaling; here ")
+                .append("their weights run with every window set to W (a config copy: `window` changed, the same ")
+                .append("`model.safetensors`; `Compare.withWindow`). The other models run as trained. *State bytes*: ")
+                .append("serialized / heap per key, measured as in \"State bytes per key\". *Step events/s*: the step ")
+                .append("path in one thread once the windows are full (4 keys x max(2,048, 2W) random tokens, the ")
+                .append("second half timed). Quality on the long-range task as above; windows of 1,024 and more are ")
+                .append("scored up to d=").append(String.format(Locale.ROOT, "%,d", wideMax)).append(" only (their ")
+                .append("cost grows with W x d). The chart puts each row's lowest AUC over d <= ")
+                .append(String.format(Locale.ROOT, "%,d", common)).append(" against its state bytes.\n\n")
+                .append("| model | state bytes (serialized / heap) | step events/s |\n| --- | --- | --- |\n");
+        for (String[] r : rows) {
+            md.append("| ").append(String.join(" | ", r)).append(" |\n");
+        }
+        md.append("\n");
+        qualityTable(rows.stream().map(r -> r[0]).toList(), files, qs, "model (quality)");
+        md.append("\n(mean surprisal of normal probes / detection AUC)\n\n");
+    }
+
+    void longKey(List<String> labels, double[] batch, double[] step, int length, int threads) {
+        md.append("## One long key: backfill of 1 x ").append(String.format(Locale.ROOT, "%,d", length))
+                .append(" events\n\n")
+                .append("The backfill batch of one key with a long history (the section above has many short keys): ")
+                .append("`BatchScorer` (").append(threads).append(" threads) against the step path over the same ")
+                .append("random tokens. One long key is where the LRU's chunked parallel scan can use the threads and ")
+                .append("a GRU's loop cannot.\n\n| model | backfill tokens/s | step tokens/s | ratio |\n| --- | --- | --- | --- |\n");
+        for (int i = 0; i < labels.size(); i++) {
+            md.append(String.format(Locale.ROOT, "| %s | %,.0f | %,.0f | %.2fx |%n", labels.get(i), batch[i], step[i],
+                    batch[i] / step[i]));
+        }
+        md.append('\n');
+    }
+
+    void choose(Summary s) {
+        md.append("## Which to choose\n\nDrawn only from the numbers above (this run, this machine):\n\n");
+        if (!s.quality1.isEmpty()) {
+            chooseTask("the long-range task", s.quality1, s.distances1, s, "");
+        }
+        if (!s.quality2.isEmpty()) {
+            chooseTask("the switch task", s.quality2, s.distances2, s, "switch-");
+        }
+        boolean any = false;
+        for (Summary.Variant v : s.variants) {
+            if (v.window() == 0) {
+                continue;
+            }
+            if (!any) {
+                md.append("- Windows: a windowed model without sinks keeps AUC >= 0.9 up to the distance its window ")
+                        .append("covers, at the state cost of that window:");
+                any = true;
+            }
+            int reach = v.reach(0.9);
+            md.append(String.format(Locale.ROOT, " %s W=%d reaches %s with %,d bytes per key and %,.0f step events/s;",
+                    v.model(), v.window(), reach == 0 ? "no distance" : "d=" + String.format(Locale.ROOT, "%,d", reach),
+                    v.stateBytes(), v.stepEventsPerSecond()));
+        }
+        if (any) {
+            md.setLength(md.length() - 1);
+            md.append(".\n");
+        }
+        if (!s.longKey.isEmpty()) {
+            String best = s.longKey.entrySet().stream().max(Map.Entry.comparingByValue()).get().getKey();
+            md.append(String.format(Locale.ROOT, "- One long key (backfill): fastest is %s at %,.0f tokens/s", best,
+                    s.longKey.get(best)));
+            for (Map.Entry<String, Double> e : s.longKey.entrySet()) {
+                if (!e.getKey().equals(best)) {
+                    md.append(String.format(Locale.ROOT, "; %s %,.0f", e.getKey(), e.getValue()));
+                }
+            }
+            md.append(".\n");
+        }
+        md.append('\n');
+    }
+
+    private void chooseTask(String task, TreeMap<String, Double> minAuc, int[] distances, Summary s, String tag) {
+        String range = distances.length == 0 ? "" : String.format(Locale.ROOT, " (d = %,d .. %,d)", distances[0],
+                distances[distances.length - 1]);
+        List<String> pass = minAuc.entrySet().stream().filter(e -> e.getValue() >= 0.9).map(Map.Entry::getKey).toList();
+        md.append("- On ").append(task).append(range).append(": ");
+        if (pass.isEmpty()) {
+            String best = minAuc.entrySet().stream().max(Map.Entry.comparingByValue()).get().getKey();
+            md.append(String.format(Locale.ROOT, "no model keeps AUC >= 0.9 at every distance; the best lowest AUC is "
+                    + "%s's %.3f.", best, minAuc.get(best)));
+        } else {
+            md.append("AUC >= 0.9 at every distance: ");
+            String smallest = null;
+            String fastest = null;
+            for (int i = 0; i < pass.size(); i++) {
+                String m = pass.get(i);
+                String base = m.replace(tag, "");
+                Long bytes = s.stateBytes.get(base);
+                Double eps = s.streaming.get(base);
+                md.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%s (lowest AUC %.3f", m, minAuc.get(m)));
+                if (bytes != null) {
+                    md.append(String.format(Locale.ROOT, ", %,d state bytes per key", bytes));
+                    if (smallest == null || bytes < s.stateBytes.get(smallest.replace(tag, ""))) {
+                        smallest = m;
+                    }
+                }
+                if (eps != null) {
+                    md.append(String.format(Locale.ROOT, ", %,.0f streaming events/s", eps));
+                    if (fastest == null || eps > s.streaming.get(fastest.replace(tag, ""))) {
+                        fastest = m;
+                    }
+                }
+                md.append(")");
+            }
+            md.append(".");
+            if (smallest != null) {
+                md.append(" Least state: ").append(smallest).append(".");
+            }
+            if (fastest != null) {
+                md.append(" Fastest streaming: ").append(fastest).append(".");
+            }
+            List<String> fail = minAuc.keySet().stream().filter(k -> !pass.contains(k)).toList();
+            if (!fail.isEmpty()) {
+                md.append(" Below 0.9 somewhere: ");
+                for (int i = 0; i < fail.size(); i++) {
+                    md.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%s (%.3f)", fail.get(i),
+                            minAuc.get(fail.get(i))));
+                }
+                md.append(".");
+            }
+        }
+        md.append('\n');
     }
 
     void write() throws IOException {

@@ -65,14 +65,18 @@ class CompareTest {
                 + root.resolve("examples/models/reference-attention"), "--events", events.toString(), "--out",
             tmp.resolve("COMPARISON.md").toString(), "--charts", tmp.resolve("charts").toString(), "--stream-events",
             "2000", "--keys", "10", "--rounds", "1", "--backfill-keys", "4", "--backfill-length", "64", "--windows",
-            "16,64"});
+            "16,64", "--quality-windows", "16,64", "--long-key", "512", "--switch-events", events.toString(),
+            "--switch-models", root.resolve("examples/models/reference-lru").toString()});
         c.run();
         String md = Files.readString(tmp.resolve("COMPARISON.md"));
         for (String section : new String[] {"## State bytes per key", "## Streaming events/s per core",
-            "## Backfill tokens/s on CPU", "## Quality on the long-range task", "| reference-lru |", "d=32"}) {
+            "## Backfill tokens/s on CPU", "## Quality on the long-range task", "| reference-lru |", "d=32",
+            "## One long key: backfill of 1 x 512 events", "## Attention windows at inference", "reference-attention W=16",
+            "## Quality on the switch task", "## Which to choose", "- On the long-range task (d = 8 .. 32)"}) {
             assertTrue(md.contains(section), section + " in\n" + md);
         }
-        for (String png : new String[] {"state-bytes", "streaming", "backfill", "surprisal", "auc"}) {
+        for (String png : new String[] {"state-bytes", "streaming", "backfill", "surprisal", "auc", "auc-switch",
+            "surprisal-switch", "quality-vs-state"}) {
             byte[] b = Files.readAllBytes(tmp.resolve("charts").resolve(png + ".png"));
             assertTrue(b.length > 1000 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G', png);
         }
