@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
  * ({@code lseq.badRows}) and logged with their key.
  *
  * <p><b>State</b>: one entry, {@value #STATE}, a row holding the key's {@link KeyState} as a RAW
- * value written by the DataStream job's {@link KeyStateSerializer}, whose snapshot carries the
+ * value written by the DataStream job's {@link KeyStateSerializer} (through {@link KeyStateRawSerializer}), whose snapshot carries the
  * model's state signature: restoring a savepoint of another architecture fails with the same
  * {@code StateMismatchException} as {@code lseq run}. The state type is derived from the model at
  * planning time, which is why this function declares its types in {@link #getTypeInference} instead
@@ -209,7 +209,7 @@ public class LseqScore extends ProcessTableFunction<Row> {
     /** The state entry's type for {@code model}: a row of one RAW KeyState, written by the DataStream job's serializer. */
     static DataType stateType(Model model) {
         return DataTypes.ROW(DataTypes.FIELD("keyState",
-                DataTypes.RAW(KeyState.class, KeyStateSerializer.forModel(model))));
+                DataTypes.RAW(KeyState.class, new KeyStateRawSerializer(KeyStateSerializer.forModel(model)))));
     }
 
     private static Model modelOf(CallContext call) {
