@@ -22,7 +22,11 @@ public final class SqlScript {
      * mode only.
      */
     public static StreamTableEnvironment environment(Configuration conf) {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        return environment(StreamExecutionEnvironment.getExecutionEnvironment(conf), conf);
+    }
+
+    /** As {@link #environment(Configuration)}, on a given execution environment (a remote one, say). */
+    public static StreamTableEnvironment environment(StreamExecutionEnvironment env, Configuration conf) {
         StreamTableEnvironment tEnv = StreamTableEnvironment.create(env,
                 EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
         register(tEnv);
