@@ -64,6 +64,27 @@ class KubernetesManifestTest {
     }
 
     @Test
+    void configuresHighAvailabilityAndPrometheus() throws Exception {
+        JsonNode spec = deployment().path("spec");
+        JsonNode conf = spec.path("flinkConfiguration");
+        assertTrue(spec.path("jobManager").path("replicas").asInt(1) >= 2, "a standby JobManager");
+        assertEquals("kubernetes", conf.path("high-availability.type").asText(), "replicas > 1 need HA");
+        assertTrue(conf.path("high-availability.storageDir").asText().startsWith("file:///flink-data/"),
+                "HA metadata on the shared volume");
+        assertEquals("org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+                conf.path("metrics.reporter.prom.factory.class").asText());
+        String port = conf.path("metrics.reporter.prom.port").asText();
+        JsonNode pod = spec.path("podTemplate");
+        assertEquals(port, pod.path("metadata").path("annotations").path("prometheus.io/port").asText());
+        assertEquals(port, pod.path("spec").path("containers").get(0).path("ports").get(0).path("containerPort").asText());
+        // The same reporter as the local cluster (deploy/local/conf/config.yaml).
+        assertTrue(Files.readString(ROOT.resolve("deploy/local/conf/config.yaml"))
+                .contains("metrics.reporter.prom.factory.class: " + conf.path("metrics.reporter.prom.factory.class").asText()));
+        assertTrue(Files.readString(K8S.resolve("flink-deployment.yaml")).contains("operator 1.15 or later"),
+                "says which operator runs Flink 2.2");
+    }
+
+    @Test
     void imageAndOperatorUseTheBuildsFlinkVersion() throws Exception {
         String pom = Files.readString(ROOT.resolve("pom.xml"));
         String flink = pom.replaceAll("(?s).*<flink.version>([^<]+)</flink.version>.*", "$1");
