@@ -21,13 +21,20 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.CloseableIterator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Rows that are not valid events, a features model with a classes head, CSV input, and planning errors. */
-class BadRowsAndFormatsTest {
+/**
+ * Files in and out: JSON scores equal lseq score's, rows that are not valid events, a features
+ * model with a classes head, CSV input, the function as a catalog function, and planning errors.
+ */
+class FilesTest {
     @RegisterExtension
     static final MiniClusterExtension CLUSTER = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
             .setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
@@ -71,21 +78,28 @@ class BadRowsAndFormatsTest {
         Path in = Files.createDirectories(tmp.resolve("in"));
         Files.write(in.resolve("events.jsonl"), lines);
         Path out = tmp.resolve("out");
+        Path dead = tmp.resolve("dead");
         Path modelDir = SqlTesting.model("reference-lru");
-        run(env(), "`key` STRING, ts BIGINT, token INT, id STRING",
-                "'format' = 'json', 'json.ignore-parse-errors' = 'true'", in,
-                "`key` STRING, seq BIGINT, score DOUBLE, ts BIGINT, id STRING, error STRING", out, modelDir);
+        // As docs/SQL.md shows: one job, scores to one sink and rejected rows to another.
+        TableEnvironment t = env();
+        t.executeSql("CREATE TABLE events (`key` STRING, ts BIGINT, token INT, id STRING) WITH ('connector' = "
+                + "'filesystem', 'path' = '" + in.toUri() + "', 'format' = 'json', 'json.ignore-parse-errors' = 'true')");
+        t.executeSql("CREATE TABLE scores (`key` STRING, seq BIGINT, score DOUBLE, ts BIGINT, id STRING) WITH ("
+                + "'connector' = 'filesystem', 'path' = '" + out.toUri() + "', 'format' = 'json')");
+        t.executeSql("CREATE TABLE dead_letters (`key` STRING, ts BIGINT, error STRING, seq BIGINT, score DOUBLE) WITH ("
+                + "'connector' = 'filesystem', 'path' = '" + dead.toUri() + "', 'format' = 'json')");
+        t.executeSql("CREATE TEMPORARY VIEW scored AS SELECT * FROM LSEQ_SCORE(input => TABLE events PARTITION BY `key`, "
+                + "model => '" + modelDir + "', uid => 'lseq-score')");
+        t.executeSql("EXECUTE STATEMENT SET BEGIN\n"
+                + "INSERT INTO scores SELECT `key`, seq, score, ts, id FROM scored WHERE error IS NULL;\n"
+                + "INSERT INTO dead_letters SELECT `key`, ts, error, seq, score FROM scored WHERE error IS NOT NULL;\n"
+                + "END").await();
 
-        List<JsonNode> rows = readJsonDir(out);
+        List<JsonNode> scores = readJsonDir(out);
         Map<Long, String> errors = new TreeMap<>();
-        List<JsonNode> scores = new ArrayList<>();
-        for (JsonNode r : rows) {
-            if (r.get("error").isNull()) {
-                scores.add(r);
-            } else {
-                assertTrue(r.get("seq").isNull() && r.get("score").isNull(), r.toString());
-                errors.put(r.get("ts").asLong(), r.get("error").asText());
-            }
+        for (JsonNode r : readJsonDir(dead)) {
+            assertTrue(r.get("seq").isNull() && r.get("score").isNull(), r.toString());
+            errors.put(r.get("ts").asLong(), r.get("error").asText());
         }
         assertEquals("token 9000 out of range [0, 512)", errors.get(2L));
         assertEquals("missing key", errors.get(3L));
@@ -159,6 +173,38 @@ class BadRowsAndFormatsTest {
         run(env(), "`key` STRING, ts BIGINT, token BIGINT", "'format' = 'csv'", in,
                 "`key` STRING, seq BIGINT, score DOUBLE, ts BIGINT, error STRING", out, modelDir);
         assertSameScores(expected(Model.load(modelDir), lines), byKeySeq(readJsonDir(out)));
+    }
+
+    @Test
+    void jsonFilesInAndOutEqualLseqScore() throws Exception {
+        List<String> lines = SqlTesting.sampleLines(2000);
+        Path in = Files.createDirectories(tmp.resolve("in"));
+        Files.write(in.resolve("events.jsonl"), lines);
+        Path out = tmp.resolve("out");
+        Path modelDir = SqlTesting.model("reference-lru");
+        run(env(), "`key` STRING, ts BIGINT, token INT, id STRING", "'format' = 'json'", in,
+                "`key` STRING, seq BIGINT, score DOUBLE, ts BIGINT, id STRING, error STRING", out, modelDir);
+        List<SqlTesting.Expected> want = expected(Model.load(modelDir), lines);
+        assertEquals(lines.size(), want.size());
+        assertSameScores(want, byKeySeq(readJsonDir(out)));
+    }
+
+    /** How a user's own SQL environment refers to it: a catalog function by class name, nothing registered. */
+    @Test
+    void catalogFunctionByClassName() throws Exception {
+        StreamTableEnvironment t = StreamTableEnvironment.create(StreamExecutionEnvironment.getExecutionEnvironment());
+        t.executeSql("CREATE FUNCTION lseq_score AS 'io.lseq.sql.LseqScore' LANGUAGE JAVA");
+        t.executeSql("CREATE TEMPORARY VIEW ev AS SELECT * FROM (VALUES ('a', 5), ('b', 7), ('a', 9000), ('a', 7)) "
+                + "AS v(`key`, token)");
+        List<Row> rows = new ArrayList<>();
+        try (CloseableIterator<Row> it = t.executeSql("SELECT `key`, seq, score, error FROM lseq_score(input => TABLE ev "
+                + "PARTITION BY `key`, model => '" + SqlTesting.model("reference-lru") + "')").collect()) {
+            it.forEachRemaining(rows::add);
+        }
+        assertEquals(4, rows.size(), rows.toString());
+        List<String> seqs = rows.stream().map(r -> r.getField(0) + "/" + r.getField(1) + "/" + (r.getField(3) != null))
+                .sorted().toList();
+        assertEquals(List.of("a/0/false", "a/1/false", "a/null/true", "b/0/false"), seqs);
     }
 
     @Test
