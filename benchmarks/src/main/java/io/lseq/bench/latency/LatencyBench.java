@@ -65,6 +65,9 @@ public final class LatencyBench {
             "  --max-events N         events sent for rate max (default 200000)",
             "  --parallelism N        the job's parallelism (default 1)",
             "  --model DIR            model directory (default examples/models/reference-lru)",
+            "  --jobmanager HOST:PORT run the job on this Flink cluster (deploy/local/flink.sh) instead of an embedded",
+            "                         MiniCluster, and print its checkpoints' duration and size from the REST API",
+            "  --job-args ARGS        more options for lseq run, space-separated (e.g. \"--state-backend rocksdb\")",
             "",
             "Roles used by the command itself: producer, consumer.");
 
@@ -87,8 +90,8 @@ public final class LatencyBench {
     private static int orchestrate(String[] args) throws Exception {
         Map<String, String> o = new HashMap<>(Map.of("bootstrap", "127.0.0.1:9092",
                 "configs", "at-least-once:10s,exactly-once:500ms", "rates", "100,1000,10000,max", "duration", "20",
-                "warmup", "10", "keys", "1000", "partitions", "2", "max-events", "200000", "parallelism", "1",
-                "model", "examples/models/reference-lru"));
+                "warmup", "10", "keys", "1000", "partitions", "2", "max-events", "200000", "parallelism", "1"));
+        o.putAll(Map.of("model", "examples/models/reference-lru", "jobmanager", "", "job-args", ""));
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--help") || a.equals("-h")) {
@@ -151,18 +154,35 @@ public final class LatencyBench {
             if (delivery.equals("exactly-once")) {
                 cmd.addAll(List.of("--transactional-id-prefix", "lat-" + tag));
             }
+            String jobmanager = o.get("jobmanager");
+            if (!jobmanager.isEmpty()) {
+                cmd.addAll(List.of("--jobmanager", jobmanager));
+            }
+            if (!o.get("job-args").isBlank()) {
+                cmd.addAll(List.of(o.get("job-args").strip().split("\\s+")));
+            }
             Path jobLog = work.resolve("job-" + tag + ".log");
-            Process job = new ProcessBuilder(cmd).directory(root.toFile()).redirectErrorStream(true)
-                    .redirectOutput(jobLog.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            Path jobOut = work.resolve("job-" + tag + ".out");
+            Process job = new ProcessBuilder(cmd).directory(root.toFile()).redirectError(jobLog.toFile())
+                    .redirectOutput(jobOut.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .start();
             System.out.printf("%n%s, checkpoints every %s: job %s (log %s)%n", delivery, interval, String.join(" ", cmd),
                     root.relativize(jobLog));
+            String jobId = null;
+            if (!jobmanager.isEmpty()) {
+                if (!job.waitFor(120, TimeUnit.SECONDS) || job.exitValue() != 0) {
+                    System.out.println("  lseq run failed: see " + jobLog);
+                    continue;
+                }
+                jobId = Files.readString(jobOut).strip();
+                System.out.println("  job id " + jobId + " on " + jobmanager);
+            }
             try {
                 // Warm-up: also waits for the job to start (events wait in the topic meanwhile).
                 Phase w = phase(bootstrap, in, out, "w", 1000, warmup, 0, keys, 180);
                 System.out.printf("  warm-up: %,d of %,d scores, p50 %.1f ms (job start included)%n", w.count, w.sent,
                         w.p(0.5));
-                if (!job.isAlive()) {
+                if (jobId == null && !job.isAlive()) {
                     System.out.println("  the job ended: see " + jobLog);
                     continue;
                 }
@@ -176,7 +196,15 @@ public final class LatencyBench {
                     System.out.println("  " + row + (p.count < p.sent ? "  (" + (p.sent - p.count) + " missing)" : ""));
                     rows.add(row);
                 }
+                if (jobId != null) {
+                    String cp = checkpoints(jobmanager, jobId);
+                    System.out.println("  checkpoints: " + cp);
+                    rows.add(String.format("%-14s %-9s checkpoints: %s", delivery, interval, cp));
+                }
             } finally {
+                if (jobId != null) {
+                    rest("PATCH", jobmanager, "/jobs/" + jobId + "?mode=cancel");
+                }
                 job.descendants().forEach(ProcessHandle::destroy);
                 job.destroy();
                 if (!job.waitFor(20, TimeUnit.SECONDS)) {
@@ -190,6 +218,43 @@ public final class LatencyBench {
         System.out.println("\nlatency: from an event's due time (open loop) to its score's arrival at a read_committed "
                 + "consumer; sent/s: the producer's achieved rate; scores/s: scores received over the phase");
         return 0;
+    }
+
+    /** Completed checkpoints, and p50 / max of their end-to-end duration and checkpointed size, from the REST API. */
+    private static String checkpoints(String jobmanager, String jobId) {
+        String body = rest("GET", jobmanager, "/jobs/" + jobId + "/checkpoints");
+        java.util.regex.Matcher completed = java.util.regex.Pattern.compile("\"completed\":(\\d+)").matcher(body);
+        return String.format("%s completed; end-to-end duration %s ms; checkpointed size %s bytes; state size %s bytes",
+                completed.find() ? completed.group(1) : "?", stat(body, "end_to_end_duration"),
+                stat(body, "checkpointed_size"), stat(body, "state_size"));
+    }
+
+    private static String stat(String body, String name) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + name + "\":\\{([^}]*)\\}").matcher(body);
+        if (!m.find()) {
+            return "?";
+        }
+        Map<String, String> v = new HashMap<>();
+        for (String kv : m.group(1).split(",")) {
+            String[] p = kv.split(":");
+            if (p.length == 2) {
+                v.put(p[0].replace("\"", ""), p[1]);
+            }
+        }
+        return "p50 " + v.getOrDefault("p50", "?") + ", p99 " + v.getOrDefault("p99", "?") + ", max "
+                + v.getOrDefault("max", "?");
+    }
+
+    private static String rest(String method, String hostPort, String path) {
+        try {
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            java.net.http.HttpRequest.Builder b = java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://" + hostPort + path)).timeout(Duration.ofSeconds(10));
+            b = method.equals("GET") ? b.GET() : b.method(method, java.net.http.HttpRequest.BodyPublishers.noBody());
+            return http.send(b.build(), java.net.http.HttpResponse.BodyHandlers.ofString(UTF_8)).body();
+        } catch (Exception e) {
+            return "";
+        }
     }
 
     private static String loadAverage() {
