@@ -84,11 +84,18 @@ def _draw(cum_rows, u):
     return np.minimum((cum_rows < u[:, None]).sum(1), cum_rows.shape[1] - 1)
 
 
-def train_batch(rng, batch, length):
+def train_batch(rng, batch, length, gap_prob=0.0, gap_min=32):
     """[batch, length] int64 token streams (no BOS), with probe-value flags [batch, length].
     Events 0..3: mode token; then the local chain, and before each local event a probe
     (marker, then a value from the mode's distribution) with chance r, r drawn per stream
-    uniformly from TRAIN_PROBE_RATES."""
+    uniformly from TRAIN_PROBE_RATES.
+
+    gap_prob > 0 (the LRU recipe): with that chance a stream is shaped like the evaluation
+    at its start: no probe before event HEADER + g, g log-uniform in [gap_min, length], so
+    its first probe value sits at a random distance of up to the stream's length from the
+    header (and a stream with g near the length has one probe or none). Returns a third
+    array then: flags of each stream's first probe value after such a gap. gap_prob = 0
+    draws exactly what the earlier versions drew."""
     modes = rng.randint(K_MODES, size=batch)
     rate = np.asarray(TRAIN_PROBE_RATES)[rng.randint(len(TRAIN_PROBE_RATES), size=batch)]
     out = np.zeros((batch, length), dtype=np.int64)
@@ -96,17 +103,32 @@ def train_batch(rng, batch, length):
     out[:, :HEADER] = (MODE_TOK + modes)[:, None]
     cur = rng.randint(N_LOCAL, size=batch)          # chain state (last local token)
     pending = np.zeros(batch, dtype=bool)           # marker written, value next
+    if gap_prob > 0:
+        has_gap = rng.rand(batch) < gap_prob
+        g = np.exp(rng.uniform(math.log(gap_min), math.log(length), size=batch)).astype(np.int64)
+        quiet_until = np.where(has_gap, HEADER + g, 0)
+        first = np.zeros((batch, length), dtype=bool)
+        seen = ~has_gap                             # first probe after the gap not yet seen
     for t in range(HEADER, length):
         u1, u2 = rng.rand(batch), rng.rand(batch)
         nxt = _draw(CHAIN_CUM[cur], u2)
         pv = _draw(PROBE_CUM[modes], u2)
         start = (~pending) & (u1 < rate)
+        if gap_prob > 0:
+            # the first probe after a gap starts right when the gap ends (at a random
+            # distance from the header); no probe starts inside the gap
+            start = (~pending) & np.where(t < quiet_until, False,
+                                          np.where(seen, u1 < rate, True))
+            first[:, t] = pending & ~seen
+            seen = seen | (pending & ~seen)
         tok = np.where(pending, PVAL + pv, np.where(start, PROBE, LOCAL + nxt))
         is_pval[:, t] = pending
         adv = (~pending) & (~start)
         cur = np.where(adv, nxt, cur)
         pending = start
         out[:, t] = tok
+    if gap_prob > 0:
+        return out, is_pval, first
     return out, is_pval
 
 
@@ -131,17 +153,113 @@ def eval_stream(rng, distance, anomaly):
     return toks, vi
 
 
-def write_events(path, distance, keys, seed):
+# ---------------------------------------------------------------------------------------
+# The second task: mode switches (tools/train/README.md, "The switch task")
+# ---------------------------------------------------------------------------------------
+
+SWITCH_RATES = (0.0, 1.0 / 256, 1.0 / 1024, 1.0 / 4096)   # training: chance of a switch
+                                                          # before each local event
+EVAL_SWITCHES = (1, 2)          # evaluation: switches per key
+EVAL_SEGMENT = (32, 1024)       # evaluation: local events before each switch (uniform)
+
+
+def switch_batch(rng, batch, length, gap_prob=0.5, gap_min=32):
+    """Training streams of the switch task: as train_batch, and before each local event a
+    switch starts with chance s (s per stream from SWITCH_RATES): HEADER events of the
+    mode token of a new mode (uniform among the other 7), after which probes follow the
+    new mode. After the header and after every switch, with chance gap_prob no probe
+    starts for g events (g log-uniform in [gap_min, length]); the first probe value after
+    such a gap is flagged. Returns (tokens, probe-value flags, first-after-gap flags)."""
+    modes = rng.randint(K_MODES, size=batch)
+    rate = np.asarray(TRAIN_PROBE_RATES)[rng.randint(len(TRAIN_PROBE_RATES), size=batch)]
+    srate = np.asarray(SWITCH_RATES)[rng.randint(len(SWITCH_RATES), size=batch)]
+    out = np.zeros((batch, length), dtype=np.int64)
+    is_pval = np.zeros((batch, length), dtype=bool)
+    first = np.zeros((batch, length), dtype=bool)
+    out[:, :HEADER] = (MODE_TOK + modes)[:, None]
+    cur = rng.randint(N_LOCAL, size=batch)
+    pending = np.zeros(batch, dtype=bool)
+    sw_left = np.zeros(batch, dtype=np.int64)       # mode tokens of a switch still to write
+    lg_min, lg_max = math.log(gap_min), math.log(length)
+
+    def new_gap(t, mask):
+        has = mask & (rng.rand(batch) < gap_prob)
+        g = np.exp(rng.uniform(lg_min, lg_max, size=batch)).astype(np.int64)
+        return has, t + g
+
+    gapped, quiet_until = new_gap(HEADER, np.ones(batch, dtype=bool))
+    for t in range(HEADER, length):
+        u1, u2, u3 = rng.rand(batch), rng.rand(batch), rng.rand(batch)
+        nxt = _draw(CHAIN_CUM[cur], u2)
+        pv = _draw(PROBE_CUM[modes], u2)
+        in_sw = sw_left > 0
+        sw_start = (~in_sw) & (~pending) & (u3 < srate)
+        newm = (modes + 1 + rng.randint(K_MODES - 1, size=batch)) % K_MODES
+        modes = np.where(sw_start, newm, modes)
+        sw_left = np.where(sw_start, HEADER, sw_left)
+        in_sw = sw_left > 0
+        free = (~in_sw) & (~pending)
+        start = free & (t >= quiet_until) & (np.where(gapped, True, u1 < rate))
+        tok = np.where(in_sw, MODE_TOK + modes,
+                       np.where(pending, PVAL + pv, np.where(start, PROBE, LOCAL + nxt)))
+        is_pval[:, t] = pending
+        first[:, t] = pending & gapped
+        gapped = gapped & ~pending
+        adv = free & ~start
+        cur = np.where(adv, nxt, cur)
+        pending = start
+        sw_left = np.where(in_sw, sw_left - 1, sw_left)
+        ended = in_sw & (sw_left == 0)              # a switch's last mode token: new gap?
+        if ended.any():
+            g2, q2 = new_gap(t + 1, ended)
+            gapped = np.where(ended, g2, gapped)
+            quiet_until = np.where(ended, q2, quiet_until)
+        out[:, t] = tok
+    return out, is_pval, first
+
+
+def eval_switch_stream(rng, distance, anomaly):
+    """One key's stream for the switch task's evaluation: the header (mode m0), then 1 or 2
+    switches (EVAL_SWITCHES), each after EVAL_SEGMENT local events and each to a mode
+    other than the current one; after the last switch (mode m) local events, then a probe
+    whose value is `distance` events after the last switch's last mode token. Its value
+    comes from m (normal) or a uniformly chosen mode other than m (anomaly). The stream's
+    first events never tell m: m differs from m0. Returns (tokens, index of the value)."""
+    assert distance >= 2
+    m = int(rng.randint(K_MODES))
+    toks = [MODE_TOK + m] * HEADER
+    cur = int(rng.randint(N_LOCAL))
+    for _ in range(int(EVAL_SWITCHES[rng.randint(len(EVAL_SWITCHES))])):
+        for _ in range(int(rng.randint(EVAL_SEGMENT[0], EVAL_SEGMENT[1] + 1))):
+            cur = int(_draw(CHAIN_CUM[[cur]], rng.rand(1))[0])
+            toks.append(LOCAL + cur)
+        m = int((m + 1 + rng.randint(K_MODES - 1)) % K_MODES)
+        toks.extend([MODE_TOK + m] * HEADER)
+    vi = len(toks) - 1 + distance
+    while len(toks) < vi - 1:
+        cur = int(_draw(CHAIN_CUM[[cur]], rng.rand(1))[0])
+        toks.append(LOCAL + cur)
+    toks.append(PROBE)
+    src = m
+    if anomaly:
+        src = int((m + 1 + rng.randint(K_MODES - 1)) % K_MODES)
+    toks.append(PVAL + int(_draw(PROBE_CUM[[src]], rng.rand(1))[0]))
+    return toks, vi
+
+
+def write_events(path, distance, keys, seed, task="header"):
     """JSON Lines events, keys interleaved at random (each key's order kept). Key i is
     anomalous iff i is odd. Only the probe value carries an id:
     "normal-d<D>-<key>" or "anomaly-d<D>-<key>"."""
     rng = np.random.RandomState(seed)
     streams, probe_at, names = [], [], []
+    gen = eval_stream if task == "header" else eval_switch_stream
+    tag = "" if task == "header" else "sw-"          # switch-task keys: d<D>-sw-s<seed>-k<i>
     for i in range(keys):
-        toks, vi = eval_stream(rng, distance, anomaly=(i % 2 == 1))
+        toks, vi = gen(rng, distance, anomaly=(i % 2 == 1))
         streams.append(toks)
         probe_at.append(vi)
-        names.append("d%d-s%d-k%03d" % (distance, seed, i))
+        names.append("d%d-%ss%d-k%03d" % (distance, tag, seed, i))
     order = np.concatenate([[i] * len(s) for i, s in enumerate(streams)])
     rng.shuffle(order)
     pos = [0] * keys
@@ -231,6 +349,69 @@ TRAIN = dict(seed=1234, steps=500, phases=[(0.5, 256, 16), (0.5, 1024, 4)], lr=3
 # LRU init for this task: |lambda| on the ring [0.99, 0.9999], phase in [0, pi/10]
 LRU_INIT = dict(r_min=0.99, r_max=0.9999, max_phase=math.pi / 10)
 
+# The long-memory recipe of longrange-lru (issue 20; tools/train/README.md, "longrange-lru"):
+# phases are (fraction of the steps, events per stream, streams per batch, chance of an
+# evaluation-shaped gap, least gap); the LRU's nu_log/theta_log/gamma_log train at
+# lambda_lr_scale x lr without weight decay; probe values weigh probe_weight, and each
+# stream's first probe value after a gap weighs first_probe_weight more (its own mean).
+TRAIN_LRU = dict(seed=1234, steps=550,
+                 phases=[(150 / 550, 256, 16, 0.5, 32), (150 / 550, 1024, 4, 0.5, 32),
+                         (150 / 550, 4096, 1, 0.5, 64), (100 / 550, 16896, 1, 0.75, 1024)],
+                 lr=3e-3, warmup=30, weight_decay=0.0, clip=1.0, probe_weight=2.0,
+                 first_probe_weight=2.0, lambda_lr_scale=0.5,
+                 init=dict(slow=64, slow_nu=(1e-5, 5e-4), slow_phase=(1e-6, 2e-4),
+                           fast_r=(0.90, 0.999), fast_phase=math.pi / 10, seed=4321))
+TRAINS = {"longrange-lru": TRAIN_LRU}
+# The second recipe (run 2 in tools/train/README.md): fewer short steps, 150 steps of
+# 16,896-event streams, the cosine decaying to 10 % of lr instead of 0.
+TRAIN_LRU2 = dict(json.loads(json.dumps(TRAIN_LRU)), steps=500, lr_floor=0.1,
+                  phases=[(100 / 500, 256, 16, 0.5, 32), (100 / 500, 1024, 4, 0.5, 32),
+                          (150 / 500, 4096, 1, 0.5, 64), (150 / 500, 16896, 1, 0.75, 1024)])
+
+# The switch task's models (tools/train/README.md, "The switch task"): the same five
+# architectures, trained on switch_batch streams ("task": "switch"); the LRU with its
+# recipe up to 16k-event streams, the others with TRAIN's two phases.
+SWITCH_KINDS = ("lru", "gru", "attention", "gau", "attention-sinks")
+for _k in SWITCH_KINDS:
+    _c = json.loads(json.dumps(MODELS["longrange-" + _k]))
+    _c["name"] = "longrange-switch-" + _k
+    MODELS[_c["name"]] = _c
+    if _k == "lru":
+        TRAINS[_c["name"]] = dict(json.loads(json.dumps(TRAIN_LRU2)), task="switch")
+    else:
+        TRAINS[_c["name"]] = dict(json.loads(json.dumps(TRAIN)), task="switch",
+                                  phases=[(0.5, 256, 16, 0.5, 32), (0.5, 1024, 4, 0.5, 32)],
+                                  probe_weight=2.0, first_probe_weight=2.0)
+LAMBDA_PARAMS = ("nu_log", "theta_log", "gamma_log")
+
+
+@torch.no_grad()
+def lru_recipe_init(tm, init):
+    """Re-draws every LRU layer's lambda (and gamma) from its own generator: the first
+    init["slow"] states nearly real and slow (nu = -log|lambda| log-uniform in slow_nu,
+    phase log-uniform in slow_phase), the others on the ring fast_r (uniform in
+    |lambda|^2) with phase uniform in [0, fast_phase]; gamma_log = log sqrt(1 - |lambda|^2)."""
+    gen = torch.Generator().manual_seed(init["seed"])
+    for blk in tm.blocks:
+        mx = blk.mixer
+        if not hasattr(mx, "nu_log"):
+            continue
+        N, S = mx.nu_log.numel(), init["slow"]
+        def logu(lo, hi, n):
+            return torch.exp(math.log(lo) + (math.log(hi) - math.log(lo))
+                             * torch.rand(n, generator=gen, dtype=torch.float64))
+        nu_s = logu(*init["slow_nu"], S)
+        th_s = logu(*init["slow_phase"], S)
+        r0, r1 = init["fast_r"]
+        u = torch.rand(N - S, generator=gen, dtype=torch.float64)
+        nu_f = -0.5 * torch.log(u * (r1 ** 2 - r0 ** 2) + r0 ** 2)
+        th_f = (init["fast_phase"] * torch.rand(N - S, generator=gen,
+                                                dtype=torch.float64)).clamp_min(1e-6)
+        nu, th = torch.cat([nu_s, nu_f]), torch.cat([th_s, th_f])
+        mx.nu_log.copy_(torch.log(nu))
+        mx.theta_log.copy_(torch.log(th))
+        mx.gamma_log.copy_(torch.log(torch.sqrt(-torch.expm1(-2 * nu))))
+
 
 def check_export(directory, tm, rng_seed=7):
     """Reloads the export with the float64 reference and compares surprisals with the
@@ -249,7 +430,7 @@ def check_export(directory, tm, rng_seed=7):
 
 def train_one(name, out_root, seed=None, steps=None, log=print, phases=None):
     cfg = MODELS[name]
-    p = json.loads(json.dumps(TRAIN))
+    p = json.loads(json.dumps(TRAINS.get(name, TRAIN)))
     if seed is not None:
         p["seed"] = seed
     if steps is not None:
@@ -258,36 +439,63 @@ def train_one(name, out_root, seed=None, steps=None, log=print, phases=None):
         p["phases"] = phases
     torch.manual_seed(p["seed"])
     tm = lseq.LseqModel(cfg, lru_init=LRU_INIT)
+    if "init" in p:
+        lru_recipe_init(tm, p["init"])
     nparams = sum(x.numel() for x in tm.parameters())
-    opt = torch.optim.AdamW(tm.parameters(), lr=p["lr"], weight_decay=p["weight_decay"],
-                            betas=(0.9, 0.98))
+    scale = p.get("lambda_lr_scale", 1.0)
+    lam = [x for n, x in tm.named_parameters() if n.rsplit(".", 1)[-1] in LAMBDA_PARAMS]
+    rest = [x for n, x in tm.named_parameters() if n.rsplit(".", 1)[-1] not in LAMBDA_PARAMS]
+    groups = [{"params": rest, "weight_decay": p["weight_decay"], "lr_scale": 1.0}]
+    if lam:
+        groups.append({"params": lam, "weight_decay": 0.0, "lr_scale": scale})
+    opt = torch.optim.AdamW(groups, lr=p["lr"], betas=(0.9, 0.98))
     rng = np.random.RandomState(p["seed"] + 1)
     t0 = time.time()
-    hist = []
+    hist, firsts = [], []
     for step in range(p["steps"]):
+        floor = p.get("lr_floor", 0.0)             # cosine decay to floor x lr (0: to 0)
         lr = p["lr"] * min(1.0, (step + 1) / p["warmup"]) * \
-            0.5 * (1 + math.cos(math.pi * step / p["steps"]))
+            (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / p["steps"])))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["lr_scale"]
         acc = 0.0
-        for frac, length, batch in p["phases"]:
-            acc += frac
-            if step < acc * p["steps"]:
+        for ph in p["phases"]:
+            acc += ph[0]
+            if step < acc * p["steps"] - 1e-9:
                 break
-        toks, isp = train_batch(rng, batch, length)
+        length, batch = ph[1], ph[2]
+        first = None
+        if p.get("task") == "switch":
+            toks, isp, first = switch_batch(rng, batch, length, ph[3], ph[4])
+        elif len(ph) > 3 and ph[3] > 0:
+            toks, isp, first = train_batch(rng, batch, length, ph[3], ph[4])
+        else:
+            toks, isp = train_batch(rng, batch, length)
         ce = tm.scores(torch.from_numpy(toks))       # [batch, length] surprisals; BOS first
         pv = torch.from_numpy(isp)
         loss_tok = ce.mean()
-        loss_probe = ce[pv].mean()
+        loss_probe = ce[pv].mean() if isp.any() else ce.sum() * 0
         loss = loss_tok + p["probe_weight"] * loss_probe
+        if first is not None and first.any():
+            loss = loss + p["first_probe_weight"] * ce[torch.from_numpy(first)].mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(tm.parameters(), p["clip"])
         opt.step()
         hist.append((float(loss_tok), float(loss_probe)))
+        if first is not None and first.any():
+            fd = np.nonzero(first)[1] - (HEADER - 1)          # distances from the header
+            fce = ce[torch.from_numpy(first)].detach().numpy()
+            firsts.extend(zip(fd.tolist(), fce.tolist()))
         if step % 25 == 0 or step == p["steps"] - 1:
-            log("%s step %4d  lr %.2e  token loss %.4f  probe-value loss %.4f  %.0fs"
-                % (name, step, lr, float(loss_tok), float(loss_probe), time.time() - t0))
+            extra = ""
+            if firsts:
+                rec = firsts[-16:]
+                extra = "  first-probe loss %.3f (last %d, mean distance %.0f)" % (
+                    np.mean([c for _, c in rec]), len(rec), np.mean([d for d, _ in rec]))
+            log("%s step %4d  T %5d  lr %.2e  token loss %.4f  probe-value loss %.4f%s  %.0fs"
+                % (name, step, length, lr, float(loss_tok), float(loss_probe), extra,
+                   time.time() - t0))
     secs = time.time() - t0
     last = hist[-25:]
     final = (float(np.mean([a for a, _ in last])), float(np.mean([b for _, b in last])))
@@ -331,15 +539,16 @@ def fast_score_file(tm, in_path, out_path):
             f.write(json.dumps(rec) + "\n")
 
 
-def eval_model(model_dir, distances, keys, seed, work, engine="ref"):
+def eval_model(model_dir, distances, keys, seed, work, engine="ref", task="header"):
     os.makedirs(work, exist_ok=True)
     model = R.load_model(model_dir) if engine == "ref" else lseq.load(model_dir).eval()
     res = {}
+    t = "" if task == "header" else "switch-"
     for D in distances:
-        ev = os.path.join(work, "events-d%d-k%d-s%d.jsonl" % (D, keys, seed))
-        write_events(ev, D, keys, seed)
-        sc = os.path.join(work, "scores-%s-%s-d%d-k%d-s%d.jsonl"
-                          % (engine, os.path.basename(model_dir.rstrip("/")), D, keys, seed))
+        ev = os.path.join(work, "%sevents-d%d-k%d-s%d.jsonl" % (t, D, keys, seed))
+        write_events(ev, D, keys, seed, task)
+        sc = os.path.join(work, "%sscores-%s-%s-d%d-k%d-s%d.jsonl"
+                          % (t, engine, os.path.basename(model_dir.rstrip("/")), D, keys, seed))
         if engine == "ref":
             R.score_file(model, ev, sc)
         else:
@@ -361,6 +570,9 @@ def main(argv=None):
     e.add_argument("--keys", type=int, required=True)
     e.add_argument("--seed", type=int, required=True)
     e.add_argument("--out", required=True)
+    e.add_argument("--task", choices=["header", "switch"], default="header",
+                   help="header: the mode in the first events (the first task); switch: "
+                        "the mode switches, distance from the last switch")
     s = sub.add_parser("score")
     s.add_argument("--scores", required=True)
     v = sub.add_parser("eval")
@@ -369,6 +581,7 @@ def main(argv=None):
     v.add_argument("--keys", type=int, default=40)
     v.add_argument("--seed", type=int, default=1)
     v.add_argument("--work", default="/tmp/longrange-eval")
+    v.add_argument("--task", choices=["header", "switch"], default="header")
     v.add_argument("--engine", choices=["ref", "fast"], default="ref",
                    help="ref: lseq_ref.score_file, float64, event by event (the reference); "
                         "fast: the lseq package in float32 on whole streams")
@@ -379,14 +592,14 @@ def main(argv=None):
         for n in names:
             train_one(n, a.out, a.seed, a.steps)
     elif a.cmd == "events":
-        n = write_events(a.out, a.distance, a.keys, a.seed)
+        n = write_events(a.out, a.distance, a.keys, a.seed, a.task)
         print("wrote %d events, %d keys, %d probes" % (n, a.keys, a.keys), file=sys.stderr)
     elif a.cmd == "score":
         print(json.dumps(score_metrics(a.scores)))
     else:
         for m in a.model:
             t0 = time.time()
-            res = eval_model(m, a.distances, a.keys, a.seed, a.work, a.engine)
+            res = eval_model(m, a.distances, a.keys, a.seed, a.work, a.engine, a.task)
             for d, r in res.items():
                 print("%-28s D=%5d  normal %3d mean %.3f  anomaly %3d mean %.3f  AUC %.3f"
                       % (os.path.basename(m.rstrip("/")), d, r["normal"], r["mean_normal"],
