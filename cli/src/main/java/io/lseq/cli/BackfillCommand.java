@@ -1,7 +1,5 @@
 package io.lseq.cli;
 
-import io.lseq.connectors.event.DeadLetter;
-import io.lseq.connectors.event.Event;
 import io.lseq.connectors.event.EventParser;
 import io.lseq.connectors.file.JsonLinesReader;
 import io.lseq.core.model.BatchBackends;
@@ -11,12 +9,10 @@ import io.lseq.connectors.kafka.KafkaHistory;
 import io.lseq.connectors.kafka.KafkaIO;
 import io.lseq.flink.savepoint.SavepointBuilder;
 import io.lseq.connectors.Endpoint;
-import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Locale;
 import java.util.List;
@@ -112,26 +108,22 @@ public final class BackfillCommand implements Callable<Integer> {
         long[] skipped = new long[1]; // events after --until
         Progress progress = new Progress(System.err, "events", Progress.stderrIsTerminal(), 10);
         try (OutputStream dead = ScoreCommand.open(deadLetter, System.err);
-             Backfill backfill = new Backfill(model, choice.backend(), window)) {
-            DeadLetters parser = new DeadLetters(new EventParser(model.config().input()), dead);
-            Record handle = (bytes, length, fullLength, key, source, filterTs) -> {
-                Event e = parser.parse(bytes, length, fullLength, key, source);
-                if (e == null) {
-                    return;
-                }
-                if (filterTs && e.ts() != null && e.ts() > until) {
-                    skipped[0]++;
-                } else {
-                    backfill.add(e);
-                }
-            };
+             Backfill backfill = new Backfill(model, choice.backend(), window);
+             ParallelParser parser = new ParallelParser(model.config().input(), threads, dead,
+                     file == null ? null : file.toString(), e -> {
+                         // --until on files; Kafka's history stops at it by itself
+                         if (file != null && e.ts() != null && e.ts() > until) {
+                             skipped[0]++;
+                         } else {
+                             backfill.add(e);
+                         }
+                     })) {
             if (file != null) {
                 ScoreCommand.Counting in = new ScoreCommand.Counting(Files.newInputStream(file));
                 long total = Files.size(file);
                 try (JsonLinesReader reader = new JsonLinesReader(in, EventParser.MAX_RECORD_BYTES)) {
                     while (reader.next()) {
-                        handle.accept(reader.bytes(), reader.length(), reader.totalLength(), null,
-                                DeadLetter.fileSource(file.toString(), reader.lineNumber()), true);
+                        parser.add(reader.bytes(), reader.length(), reader.totalLength(), null, reader.lineNumber(), null);
                         if (!quiet) {
                             progress.step(in.count, total);
                         }
@@ -140,33 +132,34 @@ public final class BackfillCommand implements Callable<Integer> {
             } else {
                 KafkaHistory.read(src, kafka, until, group, (value, key, source) -> {
                     try {
-                        handle.accept(value, value.length, value.length, key, source, false);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
+                        parser.add(value, value.length, value.length, key, 0, source);
+                    } catch (RuntimeException e) {
+                        throw e;
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
                     }
                     if (!quiet) {
                         progress.step(0, 0);
                     }
                 });
             }
-            backfill.flush();
+            parser.finish();
+            backfill.finish();
             progress.finish();
+            double secs = progress.seconds();
+            long written = System.nanoTime();
             SavepointBuilder.write(model, backfill.states(), savepoint.toUri().toString(), maxParallelism);
             if (!quiet) {
-                double secs = progress.seconds();
+                double write = (System.nanoTime() - written) / 1e9;
                 System.err.printf(Locale.ROOT, "lseq backfill: %,d events, %,d keys, %,d rejected, %,d after --until; "
-                        + "%.1f s (%,.0f events/s). Savepoint: %s%s%n", backfill.events(), backfill.states().size(),
-                        parser.rejected(), skipped[0], secs, backfill.events() / Math.max(secs, 1e-9), savepoint,
+                        + "%.1f s (%,.0f events/s); batch path %.1f s of it, overlapping reading and parsing; "
+                        + "savepoint %.1f s. Savepoint: %s%s%n", backfill.events(), backfill.states().size(),
+                        parser.rejected(), skipped[0], secs + write, backfill.events() / Math.max(secs + write, 1e-9),
+                        backfill.scoringSeconds(), write, savepoint,
                         file == null ? "; offsets committed for group " + group : "");
             }
         }
         System.out.println(savepoint);
         return 0;
-    }
-
-    /** One record of the history. */
-    private interface Record {
-        void accept(byte[] bytes, int length, long fullLength, String key, String source, boolean filterTs)
-                throws IOException;
     }
 }

@@ -314,7 +314,9 @@ public final class GpuBatchScorer implements BatchBackend {
         lastDeviceMillis += ms[0];
         int r = 0;
         for (Sequence s : seqs) {
-            System.arraycopy(host, r * width, s.out(), 0, s.length() * width);
+            if (s.out() != null) {
+                System.arraycopy(host, r * width, s.out(), 0, s.length() * width);
+            }
             r += s.length();
         }
     }

@@ -4,6 +4,7 @@ import io.lseq.core.math.Parallel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * The batch path: scores whole runs of events (keys x events) at once and leaves each key's
@@ -23,6 +24,8 @@ import java.util.List;
 public final class BatchScorer implements BatchBackend {
     private final Model model;
     private final Parallel par;
+    /** Forward passes with their grown buffers, reused across groups, rounds and calls. */
+    private final ConcurrentLinkedQueue<ForwardPass> passes = new ConcurrentLinkedQueue<>();
 
     /** @param threads worker threads (1: everything in the caller) */
     public BatchScorer(Model model, int threads) {
@@ -108,18 +111,41 @@ public final class BatchScorer implements BatchBackend {
 
     /** One key's run (not empty) over all threads, by rows and by scan chunks. */
     private void run(Sequence s, Parallel p) {
-        ForwardPass pass = new ForwardPass(model);
-        pass.add(s.state(), s.tokens(), s.features(), 0, s.length(), s.out(), 0);
-        pass.run(p);
+        ForwardPass pass = take();
+        try {
+            pass.add(s.state(), s.tokens(), s.features(), 0, s.length(), s.out(), 0);
+            pass.run(p);
+        } finally {
+            release(pass);
+        }
     }
 
     /** Keys together (no run empty) on the calling thread: one pass over all their rows. */
     private void runKeys(List<Sequence> keys) {
-        ForwardPass pass = new ForwardPass(model);
-        for (Sequence s : keys) {
-            pass.add(s.state(), s.tokens(), s.features(), 0, s.length(), s.out(), 0);
+        ForwardPass pass = take();
+        try {
+            for (Sequence s : keys) {
+                pass.add(s.state(), s.tokens(), s.features(), 0, s.length(), s.out(), 0);
+            }
+            pass.run(Parallel.SERIAL);
+        } finally {
+            release(pass);
         }
-        pass.run(Parallel.SERIAL);
+    }
+
+    /**
+     * A forward pass for one group. Its buffers (several float rows per event of up to
+     * {@link #GROUP_ROWS} events) are what a group costs to set up, so passes are kept and
+     * reused: at most one per thread that ever ran a group at the same time.
+     */
+    private ForwardPass take() {
+        ForwardPass pass = passes.poll();
+        return pass != null ? pass : new ForwardPass(model);
+    }
+
+    private void release(ForwardPass pass) {
+        pass.clear();
+        passes.offer(pass);
     }
 
     @Override
@@ -162,7 +188,7 @@ public final class BatchScorer implements BatchBackend {
             throw new IllegalArgumentException("model " + model.config().name() + " takes "
                     + (in.tokens() ? "tokens" : "features") + ": give exactly that");
         }
-        if (s.out().length < (long) s.length() * model.outputSize()) {
+        if (s.out() != null && s.out().length < (long) s.length() * model.outputSize()) {
             throw new IllegalArgumentException("out holds " + s.out().length + " floats, " + s.length() + " events need "
                     + (long) s.length() * model.outputSize());
         }

@@ -79,7 +79,8 @@ abstract class Head {
      * outputSize()]}, from {@code head(final_norm(y))}: for predictive heads from the output
      * before the event ({@code y[t-1]}, or for a run's first event the one its key's state keeps
      * at {@code off}), for classes from {@code y[t]}. Then predictive heads keep each key's last
-     * y in its state. This is the only place that shifts y by one event.
+     * y in its state. This is the only place that shifts y by one event. A key whose
+     * {@code outs[k]} is null gets no outputs; when no key wants any, no output is computed.
      *
      * @param y the last block's output rows
      * @param tokens the events' tokens by row (token input), else null
@@ -88,9 +89,13 @@ abstract class Head {
     final void forward(Runs runs, int off, float[][] y, int[] tokens, float[][] features, float[][] outs, int[] outOff,
             Scratch s, Parallel par) {
         int rows = runs.rows();
-        if (par.serial(rows, Block.ROWS)) {
+        boolean wanted = false;
+        for (int k = 0; k < runs.keys() && !wanted; k++) {
+            wanted = outs[k] != null;
+        }
+        if (wanted && par.serial(rows, Block.ROWS)) {
             emit(runs, off, y, tokens, features, outs, outOff, s, 0, rows);
-        } else {
+        } else if (wanted) {
             par.range(rows, Block.ROWS, (from, to) -> emit(runs, off, y, tokens, features, outs, outOff, new Scratch(),
                     from, to));
         }
@@ -126,8 +131,10 @@ abstract class Head {
                 while (t >= runs.end(key)) {
                     key++;
                 }
-                score(s.projected[i], 0, tokens == null ? 0 : tokens[t], features == null ? null : features[t], outs[key],
-                        outOff[key] + (t - runs.start(key)) * width);
+                if (outs[key] != null) {
+                    score(s.projected[i], 0, tokens == null ? 0 : tokens[t], features == null ? null : features[t],
+                            outs[key], outOff[key] + (t - runs.start(key)) * width);
+                }
             }
         }
     }

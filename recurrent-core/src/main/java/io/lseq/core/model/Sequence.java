@@ -7,7 +7,10 @@ package io.lseq.core.model;
  * @param state the key's state before the first event; after the batch, after the last
  * @param tokens the events' tokens, for a token model (else null)
  * @param features the events' feature vectors, for a feature model (else null)
- * @param out receives {@link Model#outputSize()} floats per event, event after event
+ * @param out receives {@link Model#outputSize()} floats per event, event after event; or null
+ *     when only the state is wanted (a backfill): the CPU batch path then skips the head's
+ *     outputs, which for a next-token head are a product and a log-sum-exp over the vocabulary
+ *     per event
  */
 public record Sequence(KeyState state, int[] tokens, float[][] features, float[] out) {
 
@@ -28,12 +31,12 @@ public record Sequence(KeyState state, int[] tokens, float[][] features, float[]
         }
         return new Sequence(state, tokens == null ? null : java.util.Arrays.copyOfRange(tokens, from, to),
                 features == null ? null : java.util.Arrays.copyOfRange(features, from, to),
-                new float[(to - from) * outputSize]);
+                out == null ? null : new float[(to - from) * outputSize]);
     }
 
     /** Copies this slice's outputs into {@code whole}'s, where its events start at {@code from}. */
     public void copyOutTo(Sequence whole, int from, int outputSize) {
-        if (whole != this) {
+        if (whole != this && out != null) {
             System.arraycopy(out, 0, whole.out, from * outputSize, length() * outputSize);
         }
     }

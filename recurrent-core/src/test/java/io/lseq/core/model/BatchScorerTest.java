@@ -1,5 +1,6 @@
 package io.lseq.core.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -189,6 +190,39 @@ class BatchScorerTest {
             assertEquals("sequences 0 and 2 share a state: give a key's events as one sequence", msg);
         }
         assertEquals(1, a.position());
+    }
+
+    /**
+     * A batch that asks for no outputs ({@code out} null, as a backfill does) leaves every key's
+     * state bit for bit where the same batch with outputs does, for every golden model; and a
+     * batch may mix the two.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void statesOnlyEqualTheStatesOfAScoredBatch(String name) throws IOException {
+        Path dir = GoldenTest.GOLDEN.resolve(name);
+        Model m = Model.load(dir);
+        Map<String, KeyEvents> keys = byKey(dir);
+        try (BatchScorer batch = new BatchScorer(m, 2)) {
+            List<Sequence> scored = new ArrayList<>();
+            List<Sequence> statesOnly = new ArrayList<>();
+            int i = 0;
+            for (KeyEvents e : keys.values()) {
+                scored.add(sequence(m, m.newState(), e.events, 0, e.events.size()));
+                Sequence s = sequence(m, m.newState(), e.events, 0, e.events.size());
+                // Every other key keeps its outputs: a mixed batch.
+                statesOnly.add(i++ % 2 == 0 ? new Sequence(s.state(), s.tokens(), s.features(), null) : s);
+            }
+            batch.score(scored);
+            batch.score(statesOnly);
+            for (int k = 0; k < scored.size(); k++) {
+                assertEquals(scored.get(k).state().position(), statesOnly.get(k).state().position());
+                assertArrayEquals(scored.get(k).state().values(), statesOnly.get(k).state().values(), name + " key " + k);
+                if (statesOnly.get(k).out() != null) {
+                    assertArrayEquals(scored.get(k).out(), statesOnly.get(k).out(), name + " key " + k);
+                }
+            }
+        }
     }
 
     static List<String> mixedBlocks() {
