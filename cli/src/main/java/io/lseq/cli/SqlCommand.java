@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
             + "on the classpath; SET 'key' = 'value' sets Flink options (checkpoints, state backend, "
             + "execution.state-recovery.path). Each statement that starts a job prints its job id on standard output. "
             + "Without --jobmanager the jobs run on an embedded MiniCluster in this process and lseq waits for them "
-            + "to finish (a Kafka source runs until Ctrl-C); a SELECT prints its rows. With --jobmanager the job jar is "
+            + "to finish (a Kafka source runs until Ctrl-C), restarting a failed job 3 times; a SELECT prints its rows. With --jobmanager the job jar is "
             + "shipped over REST and lseq returns once the jobs are submitted. See docs/SQL.md.")
 public final class SqlCommand implements Callable<Integer> {
     @Option(names = {"-f", "--file"}, paramLabel = "FILE", required = true,
@@ -69,6 +69,12 @@ public final class SqlCommand implements Callable<Integer> {
         conf.set(CoreOptions.DEFAULT_PARALLELISM, parallelism);
         StreamExecutionEnvironment env;
         if (jobmanager == null) {
+            // Flink's default with checkpoints is to restart forever: an embedded job that cannot
+            // restore (a savepoint of another architecture) would never end. Three tries, then the
+            // error; SET 'restart-strategy.type' in the script overrides it.
+            conf.setString("restart-strategy.type", "fixed-delay");
+            conf.setString("restart-strategy.fixed-delay.attempts", "3");
+            conf.setString("restart-strategy.fixed-delay.delay", "1 s");
             env = StreamExecutionEnvironment.createLocalEnvironment(conf);
         } else {
             conf.set(DeploymentOptions.TARGET, "remote");
