@@ -54,8 +54,9 @@ public final class BackfillCommand implements Callable<Integer> {
     List<String> kafkaProperties = new ArrayList<>();
     @Option(names = "--threads", paramLabel = "N", description = "threads of the batch path (default: available processors)")
     int threads = Runtime.getRuntime().availableProcessors();
-    @Option(names = "--window", paramLabel = "N", description = "events buffered per batch (default 1,000,000)")
-    int window = 1_000_000;
+    @Option(names = "--window", paramLabel = "N", description = "events buffered per batch; a batch runs while the next "
+            + "window is read and parsed (default 262,144)")
+    int window = 1 << 18;
     @Option(names = "--max-parallelism", paramLabel = "N", description = "the streaming job's max parallelism (default 128)")
     int maxParallelism = 128;
     @Option(names = "--dead-letter", paramLabel = "FILE", description = "rejected lines, JSON Lines (default: standard error)")
@@ -105,6 +106,14 @@ public final class BackfillCommand implements Callable<Integer> {
         if (!quiet) {
             System.err.println("lseq backfill: " + choice.note());
         }
+        // The savepoint writer's first use loads Flink's state classes: done beside the reading.
+        java.util.concurrent.CompletableFuture<Void> warm = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                SavepointBuilder.warmUp(model);
+            } catch (Exception e) {
+                // Only a warm-up: the real write reports its own errors.
+            }
+        });
         long[] skipped = new long[1]; // events after --until
         Progress progress = new Progress(System.err, "events", Progress.stderrIsTerminal(), 10);
         try (OutputStream dead = ScoreCommand.open(deadLetter, System.err);
@@ -147,6 +156,7 @@ public final class BackfillCommand implements Callable<Integer> {
             backfill.finish();
             progress.finish();
             double secs = progress.seconds();
+            warm.join();
             long written = System.nanoTime();
             SavepointBuilder.write(model, backfill.states(), savepoint.toUri().toString(), maxParallelism);
             if (!quiet) {
