@@ -15,6 +15,7 @@ reference (tools/reference/lseq_ref.py) after it is written.
 """
 
 import argparse
+import bisect
 import json
 import math
 import os
@@ -84,6 +85,16 @@ def _draw(cum_rows, u):
     return np.minimum((cum_rows < u[:, None]).sum(1), cum_rows.shape[1] - 1)
 
 
+_CHAIN_CUM_L = [list(r) for r in CHAIN_CUM]
+_PROBE_CUM_L = [list(r) for r in PROBE_CUM]
+
+
+def _draw1(cum_row, u):
+    """One categorical draw, the same as _draw(cum[[row]], [u])[0] (the count of cum < u),
+    in plain Python: the evaluation streams draw one event at a time."""
+    return min(bisect.bisect_left(cum_row, u), len(cum_row) - 1)
+
+
 def train_batch(rng, batch, length, gap_prob=0.0, gap_min=32):
     """[batch, length] int64 token streams (no BOS), with probe-value flags [batch, length].
     Events 0..3: mode token; then the local chain, and before each local event a probe
@@ -143,13 +154,13 @@ def eval_stream(rng, distance, anomaly):
     cur = int(rng.randint(N_LOCAL))
     vi = HEADER - 1 + distance
     while len(toks) < vi - 1:
-        cur = int(_draw(CHAIN_CUM[[cur]], rng.rand(1))[0])
+        cur = _draw1(_CHAIN_CUM_L[cur], rng.rand())
         toks.append(LOCAL + cur)
     toks.append(PROBE)
     src = m
     if anomaly:
         src = int((m + 1 + rng.randint(K_MODES - 1)) % K_MODES)
-    toks.append(PVAL + int(_draw(PROBE_CUM[[src]], rng.rand(1))[0]))
+    toks.append(PVAL + _draw1(_PROBE_CUM_L[src], rng.rand()))
     return toks, vi
 
 
@@ -231,19 +242,19 @@ def eval_switch_stream(rng, distance, anomaly):
     cur = int(rng.randint(N_LOCAL))
     for _ in range(int(EVAL_SWITCHES[rng.randint(len(EVAL_SWITCHES))])):
         for _ in range(int(rng.randint(EVAL_SEGMENT[0], EVAL_SEGMENT[1] + 1))):
-            cur = int(_draw(CHAIN_CUM[[cur]], rng.rand(1))[0])
+            cur = _draw1(_CHAIN_CUM_L[cur], rng.rand())
             toks.append(LOCAL + cur)
         m = int((m + 1 + rng.randint(K_MODES - 1)) % K_MODES)
         toks.extend([MODE_TOK + m] * HEADER)
     vi = len(toks) - 1 + distance
     while len(toks) < vi - 1:
-        cur = int(_draw(CHAIN_CUM[[cur]], rng.rand(1))[0])
+        cur = _draw1(_CHAIN_CUM_L[cur], rng.rand())
         toks.append(LOCAL + cur)
     toks.append(PROBE)
     src = m
     if anomaly:
         src = int((m + 1 + rng.randint(K_MODES - 1)) % K_MODES)
-    toks.append(PVAL + int(_draw(PROBE_CUM[[src]], rng.rand(1))[0]))
+    toks.append(PVAL + _draw1(_PROBE_CUM_L[src], rng.rand()))
     return toks, vi
 
 
@@ -362,6 +373,15 @@ TRAIN_LRU = dict(seed=1234, steps=550,
                  init=dict(slow=64, slow_nu=(1e-5, 5e-4), slow_phase=(1e-6, 2e-4),
                            fast_r=(0.90, 0.999), fast_phase=math.pi / 10, seed=4321))
 TRAINS = {"longrange-lru": TRAIN_LRU}
+# Stage 2 of longrange-lru: continues from stage 1's export (train --only longrange-lru
+# --stage 2 --init-from DIR) on 16,896-event streams only, most of them evaluation-shaped.
+TRAIN_LRU_STAGE2 = dict(seed=2234, steps=120, phases=[(1.0, 16896, 1, 0.75, 256)], lr=1e-3,
+                        warmup=10, lr_floor=0.1, weight_decay=0.0, clip=1.0, probe_weight=2.0,
+                        first_probe_weight=2.0, lambda_lr_scale=0.5)
+# Stage 3: from stage 2's export, 100 more steps whose gaps are 4,096 .. 16,896 events.
+TRAIN_LRU_STAGE3 = dict(TRAIN_LRU_STAGE2, seed=3234, steps=100,
+                        phases=[(1.0, 16896, 1, 0.9, 4096)])
+STAGES = {2: TRAIN_LRU_STAGE2, 3: TRAIN_LRU_STAGE3}
 # The second recipe (run 2 in tools/train/README.md): fewer short steps, 150 steps of
 # 16,896-event streams, the cosine decaying to 10 % of lr instead of 0.
 TRAIN_LRU2 = dict(json.loads(json.dumps(TRAIN_LRU)), steps=500, lr_floor=0.1,
@@ -428,9 +448,10 @@ def check_export(directory, tm, rng_seed=7):
     return max(abs(a - b) for a, b in zip(got, want)), max(abs(a - b) for a, b in zip(step, want))
 
 
-def train_one(name, out_root, seed=None, steps=None, log=print, phases=None):
+def train_one(name, out_root, seed=None, steps=None, log=print, phases=None, stage=1,
+              init_from=None):
     cfg = MODELS[name]
-    p = json.loads(json.dumps(TRAINS.get(name, TRAIN)))
+    p = json.loads(json.dumps(TRAINS.get(name, TRAIN) if stage == 1 else STAGES[stage]))
     if seed is not None:
         p["seed"] = seed
     if steps is not None:
@@ -441,6 +462,9 @@ def train_one(name, out_root, seed=None, steps=None, log=print, phases=None):
     tm = lseq.LseqModel(cfg, lru_init=LRU_INIT)
     if "init" in p:
         lru_recipe_init(tm, p["init"])
+    if init_from is not None:                      # stage 2: start from an export
+        tm.load_state_dict(lseq.load(init_from).state_dict())
+        p["init_from"] = init_from
     nparams = sum(x.numel() for x in tm.parameters())
     scale = p.get("lambda_lr_scale", 1.0)
     lam = [x for n, x in tm.named_parameters() if n.rsplit(".", 1)[-1] in LAMBDA_PARAMS]
@@ -565,6 +589,9 @@ def main(argv=None):
     t.add_argument("--only", nargs="*")
     t.add_argument("--seed", type=int)
     t.add_argument("--steps", type=int)
+    t.add_argument("--stage", type=int, default=1, choices=[1, 2, 3],
+                   help="2, 3: longrange-lru's later stages (TRAIN_LRU_STAGE2/3), from --init-from")
+    t.add_argument("--init-from", help="a model directory to start from (stage 2)")
     e = sub.add_parser("events")
     e.add_argument("--distance", type=int, required=True)
     e.add_argument("--keys", type=int, required=True)
@@ -590,7 +617,7 @@ def main(argv=None):
     if a.cmd == "train":
         names = a.only or list(MODELS)
         for n in names:
-            train_one(n, a.out, a.seed, a.steps)
+            train_one(n, a.out, a.seed, a.steps, stage=a.stage, init_from=a.init_from)
     elif a.cmd == "events":
         n = write_events(a.out, a.distance, a.keys, a.seed, a.task)
         print("wrote %d events, %d keys, %d probes" % (n, a.keys, a.keys), file=sys.stderr)
