@@ -241,8 +241,15 @@ public final class LatencyBench {
                 v.put(p[0].replace("\"", ""), p[1]);
             }
         }
-        return "p50 " + v.getOrDefault("p50", "?") + ", p99 " + v.getOrDefault("p99", "?") + ", max "
-                + v.getOrDefault("max", "?");
+        return "p50 " + round(v.get("p50")) + ", p99 " + round(v.get("p99")) + ", max " + round(v.get("max"));
+    }
+
+    private static String round(String number) {
+        try {
+            return String.format("%,.0f", Double.parseDouble(number));
+        } catch (RuntimeException e) {
+            return "?";
+        }
     }
 
     private static String rest(String method, String hostPort, String path) {
