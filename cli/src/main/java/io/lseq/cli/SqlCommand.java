@@ -1,5 +1,6 @@
 package io.lseq.cli;
 
+import io.lseq.sql.SqlSavepointCheck;
 import io.lseq.sql.SqlScript;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,6 +13,7 @@ import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.DeploymentOptions;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.table.api.ResultKind;
 import org.apache.flink.table.api.TableResult;
@@ -90,6 +92,12 @@ public final class SqlCommand implements Callable<Integer> {
             n++;
             TableResult r;
             try {
+                String restore = tEnv.getConfig().get(StateRecoveryOptions.SAVEPOINT_PATH);
+                if (restore != null && writes(statement)) {
+                    // Refuse another architecture here, not in a task that restarts (lseq run does the same).
+                    tEnv.explainSql(statement); // plans it: the models it scores with are now known
+                    SqlSavepointCheck.requireCompatibleWithPlanned(restore);
+                }
                 r = tEnv.executeSql(statement);
             } catch (RuntimeException e) {
                 throw new SqlFailure("statement " + n + " (" + firstLine(statement) + "): " + rootMessage(e), e);

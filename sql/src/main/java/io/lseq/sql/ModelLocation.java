@@ -30,6 +30,11 @@ final class ModelLocation {
         return PLANNED.computeIfAbsent(location, ModelLocation::load);
     }
 
+    /** Every model planned in this process so far (what {@link SqlSavepointCheck} checks a savepoint against). */
+    static java.util.Collection<Model> planned() {
+        return java.util.List.copyOf(PLANNED.values());
+    }
+
     /** Loads the model at {@code location} afresh (a task's own copy). */
     static Model load(String location) {
         if (!location.contains("://")) {

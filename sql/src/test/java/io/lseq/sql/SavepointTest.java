@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.lseq.core.model.Model;
+import io.lseq.flink.state.StateMismatchException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -89,8 +90,14 @@ class SavepointTest {
         second.cancel().get(30, TimeUnit.SECONDS);
         assertSameScores(expected(Model.load(model), lines), byKeySeq(readJsonDir(out)));
 
-        // Another architecture: refused on restore, as lseq run refuses it.
+        // Another architecture: refused on the client before submitting (what lseq sql does) ...
         Path other = SqlTesting.model("reference-attention");
+        SqlSavepointCheck.requireCompatible(savepoint, List.of(Model.load(model))); // the same: passes
+        StateMismatchException refused = assertThrows(StateMismatchException.class,
+                () -> SqlSavepointCheck.requireCompatible(savepoint, List.of(Model.load(other))));
+        assertTrue(refused.getMessage().startsWith(
+                "the savepoint's key states were written for a model with another architecture"), refused.getMessage());
+        // ... and on restore, as lseq run's job refuses it.
         TableResult third = start(in, tmp.resolve("out-other"), other, "hashmap", savepoint, false);
         ExecutionException e = assertThrows(ExecutionException.class,
                 () -> third.await(60, TimeUnit.SECONDS));

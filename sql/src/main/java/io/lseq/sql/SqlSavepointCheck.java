@@ -1,0 +1,132 @@
+package io.lseq.sql;
+
+import io.lseq.core.model.Model;
+import io.lseq.flink.state.StateMismatchException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Collection;
+import org.apache.flink.api.common.typeutils.CompositeTypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
+import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
+import org.apache.flink.core.memory.DataInputViewStreamWrapper;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.KeyedBackendSerializationProxy;
+import org.apache.flink.runtime.state.KeyedStateHandle;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
+import org.apache.flink.state.api.runtime.SavepointLoader;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.runtime.typeutils.InternalSerializers;
+import org.apache.flink.table.runtime.typeutils.RowDataSerializer;
+import org.apache.flink.table.types.logical.RowType;
+
+/**
+ * Checks on the client that a savepoint's {@code LSEQ_SCORE} states can be read by the models a
+ * script plans, so that {@code lseq sql} refuses another architecture before it submits, with
+ * the DataStream job's {@link StateMismatchException}, instead of a task that fails on restore
+ * (the counterpart of {@code SavepointCheck} for {@code lseq run}).
+ *
+ * <p>It asks the same question the restore asks: the new state serializer's snapshot resolves its
+ * compatibility with the saved one, and {@code KeyStateSerializerSnapshot} inside it answers. Only
+ * the state's metadata is read (the header of each keyed snapshot).
+ */
+public final class SqlSavepointCheck {
+    private SqlSavepointCheck() {}
+
+    /**
+     * Throws {@link StateMismatchException} when the savepoint holds {@code LSEQ_SCORE} states that
+     * none of {@code models} can read. A savepoint without such states passes.
+     */
+    public static void requireCompatible(String savepoint, Collection<Model> models) throws IOException {
+        if (models.isEmpty()) {
+            return;
+        }
+        CheckpointMetadata metadata = SavepointLoader.loadSavepointMetadata(savepoint);
+        for (OperatorState operator : metadata.getOperatorStates()) {
+            for (OperatorSubtaskState subtask : operator.getStates()) {
+                for (KeyedStateHandle handle : subtask.getManagedKeyedState()) {
+                    TypeSerializerSnapshot<RowData> saved = savedState(handle);
+                    if (saved != null) {
+                        check(saved, models);
+                        break; // every subtask of an operator wrote the same serializer
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * As {@link #requireCompatible(String, Collection)}, against every model that {@code LSEQ_SCORE}
+     * statements planned in this process so far (plan the statement first, e.g. with
+     * {@code explainSql}).
+     */
+    public static void requireCompatibleWithPlanned(String savepoint) throws IOException {
+        requireCompatible(savepoint, ModelLocation.planned());
+    }
+
+    private static void check(TypeSerializerSnapshot<RowData> saved, Collection<Model> models) {
+        StateMismatchException first = null;
+        for (Model m : models) {
+            RowDataSerializer current = (RowDataSerializer) InternalSerializers.create(
+                    (RowType) LseqScore.stateType(m).getLogicalType());
+            try {
+                TypeSerializerSchemaCompatibility<RowData> c = current.snapshotConfiguration().resolveSchemaCompatibility(saved);
+                if (!c.isIncompatible()) {
+                    return;
+                }
+            } catch (StateMismatchException e) {
+                first = first == null ? e : first;
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** The value serializer snapshot of the LSEQ_SCORE state in this keyed snapshot, or null. */
+    @SuppressWarnings("unchecked")
+    private static TypeSerializerSnapshot<RowData> savedState(KeyedStateHandle handle) throws IOException {
+        StreamStateHandle meta;
+        if (handle instanceof KeyGroupsStateHandle full) {
+            meta = full;
+        } else if (handle instanceof IncrementalKeyedStateHandle incremental) {
+            meta = incremental.getMetaDataStateHandle();
+        } else {
+            return null; // a layout this check does not know: the restore still checks
+        }
+        KeyedBackendSerializationProxy<?> proxy = new KeyedBackendSerializationProxy<>(SqlSavepointCheck.class.getClassLoader());
+        try (InputStream in = meta.openInputStream()) {
+            proxy.read(new DataInputViewStreamWrapper(in));
+        }
+        for (StateMetaInfoSnapshot state : proxy.getStateMetaInfoSnapshots()) {
+            if (state.getName().equals(LseqScore.STATE)) {
+                TypeSerializerSnapshot<?> s = state.getTypeSerializerSnapshot(StateMetaInfoSnapshot.CommonSerializerKeys.VALUE_SERIALIZER);
+                TypeSerializerSnapshot<?> row = rowSnapshot(s);
+                if (row != null) {
+                    return (TypeSerializerSnapshot<RowData>) row;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** The row serializer's snapshot, itself or inside a wrapper such as the TTL serializer's. */
+    private static TypeSerializerSnapshot<?> rowSnapshot(TypeSerializerSnapshot<?> s) {
+        if (s instanceof RowDataSerializer.RowDataSerializerSnapshot) {
+            return s;
+        }
+        if (s instanceof CompositeTypeSerializerSnapshot<?, ?> composite) {
+            for (TypeSerializerSnapshot<?> nested : composite.getNestedSerializerSnapshots()) {
+                TypeSerializerSnapshot<?> row = rowSnapshot(nested);
+                if (row != null) {
+                    return row;
+                }
+            }
+        }
+        return null;
+    }
+}
