@@ -4,16 +4,16 @@
 # switch task), then runs bin/lseq-bench compare over examples/models/longrange-* in one run
 # (examples/models/longrange-switch-* on the switch task).
 #
-#   tools/compare.sh                   # KEYS=200 keys per distance, DISTANCES="64 256 1024 4096 16384"
+#   tools/compare.sh                   # KEYS=100 keys per distance, DISTANCES="64 256 1024 4096 16384"
 #   tools/compare.sh --rounds 5        # further options go to bin/lseq-bench compare (--help)
 #
 # Needs the build (mvn -q package -DskipTests) and Debian's /usr/bin/python3 with numpy.
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
-keys=${KEYS:-200}
+keys=${KEYS:-100}
 distances=${DISTANCES:-64 256 1024 4096 16384}
-events=${COMPARE_EVENTS:-target/compare/events}
+events=${COMPARE_EVENTS:-target/compare/events-k$keys}
 mkdir -p "$events"
 for d in $distances; do
   f="$events/distance-$d.jsonl"
@@ -24,7 +24,7 @@ for d in $distances; do
   fi
 done
 # the switch task (tools/train/README.md, "The switch task"): distance from the last mode switch
-switch_events=${COMPARE_SWITCH_EVENTS:-target/compare/switch-events}
+switch_events=${COMPARE_SWITCH_EVENTS:-target/compare/switch-events-k$keys}
 mkdir -p "$switch_events"
 for d in $distances; do
   f="$switch_events/distance-$d.jsonl"

@@ -69,7 +69,7 @@ public final class Compare extends BenchCommand {
             "  --switch-models LIST   models of the switch task (default: examples/models/longrange-switch-*)",
             "  --quality-windows LIST windows at which attention and GAU models without sinks are also scored",
             "                         (a config copy with every window set to W; default 64,256,1024,4096)",
-            "  --wide-max-distance D  window variants with W >= 1024 are scored on distances <= D only (default 4096)",
+            "  --wide-max-distance D  windows other than the trained one are scored on distances <= D only (default 4096)",
             "  --long-key L           events of the one-long-key backfill (default 65536)");
     private static final Pattern DISTANCE = Pattern.compile("distance-(\\d+)\\.jsonl");
 
@@ -556,7 +556,7 @@ public final class Compare extends BenchCommand {
                 int w = ws[i];
                 Model m = (w == trained) ? e.model() : Model.load(withWindow(e.config(), w), e.weights(), e.dir().toString());
                 Quality[] q = (w == trained) ? base.get(e.name())
-                        : measureAll(e.name() + " W=" + w, m, files, w >= 1024 ? wideMaxDistance : Integer.MAX_VALUE);
+                        : measureAll(e.name() + " W=" + w, m, files, wideMaxDistance);
                 long ser = serializedBytes(m);
                 double heap = heapBytesPerKey(m);
                 int length = Math.max(2048, 2 * w);

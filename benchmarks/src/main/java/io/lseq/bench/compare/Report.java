@@ -87,8 +87,9 @@ final class Report {
             + "placed at the given distance from that signal (task: `tools/train/README.md`). ";
     static final String TASK2 = "Each file holds keys whose mode *switches* once or twice after the first events; the "
             + "probe depends on the latest mode and sits at the given distance from the last switch, so the first "
-            + "events (what attention sinks keep) show a wrong mode (task: `tools/train/README.md`, \"The switch task\"; "
-            + "models `examples/models/longrange-switch-*`, trained on it). ";
+            + "events (what attention sinks keep) show a wrong mode (task: `tools/train/README.md`, \"The switch task\"). "
+            + "The rows are the models given to `--switch-models` (default `examples/models/longrange-switch-*`); "
+            + "`tools/train/README.md` says what each was trained on. ";
 
     void quality(String title, String intro, String suffix, List<String> labels, TreeMap<Integer, Path> files,
             List<Quality[]> all) {
@@ -135,8 +136,8 @@ final class Report {
                 .append("`model.safetensors`; `Compare.withWindow`). The other models run as trained. *State bytes*: ")
                 .append("serialized / heap per key, measured as in \"State bytes per key\". *Step events/s*: the step ")
                 .append("path in one thread once the windows are full (4 keys x max(2,048, 2W) random tokens, the ")
-                .append("second half timed). Quality on the long-range task as above; windows of 1,024 and more are ")
-                .append("scored up to d=").append(String.format(Locale.ROOT, "%,d", wideMax)).append(" only (their ")
+                .append("second half timed). Quality on the long-range task as above; windows other than the trained ")
+                .append("one are scored up to d=").append(String.format(Locale.ROOT, "%,d", wideMax)).append(" only (their ")
                 .append("cost grows with W x d). The chart puts each row's lowest AUC over d <= ")
                 .append(String.format(Locale.ROOT, "%,d", common)).append(" against its state bytes.\n\n")
                 .append("| model | state bytes (serialized / heap) | step events/s |\n| --- | --- | --- |\n");
