@@ -40,6 +40,8 @@
 #                          turns on JobManager high availability (high-availability.type:
 #                          zookeeper, storage in <run dir>/ha)    (default: none, no HA)
 #   FLINK_HA_CLUSTER_ID    high-availability.cluster-id           (default lseq-<run dir name>)
+#   FLINK_PROPERTIES       more configuration, one "key: value" per line, set last (as the official
+#                          Flink image's variable), e.g. $'execution.checkpointing.incremental: true'
 # Every other port (TaskManager RPC and data, blob server, JobManager RPC with HA) is picked free
 # by Flink.
 #
@@ -196,6 +198,11 @@ write_config() {
     set_key high-availability.storageDir "file://$RUN_DIR/ha"
     set_key high-availability.cluster-id "${FLINK_HA_CLUSTER_ID:-lseq-$(basename "$RUN_DIR")}"
   fi
+  local line
+  while IFS= read -r line; do
+    [[ "$line" =~ ^[[:space:]]*([A-Za-z0-9._-]+)[[:space:]]*:[[:space:]]*(.*)$ ]] || continue
+    set_key "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+  done <<<"${FLINK_PROPERTIES:-}"
   return 0
 }
 

@@ -224,9 +224,12 @@ public final class LatencyBench {
     private static String checkpoints(String jobmanager, String jobId) {
         String body = rest("GET", jobmanager, "/jobs/" + jobId + "/checkpoints");
         java.util.regex.Matcher completed = java.util.regex.Pattern.compile("\"completed\":(\\d+)").matcher(body);
-        return String.format("%s completed; end-to-end duration %s ms; checkpointed size %s bytes; state size %s bytes",
-                completed.find() ? completed.group(1) : "?", stat(body, "end_to_end_duration"),
-                stat(body, "checkpointed_size"), stat(body, "state_size"));
+        java.util.regex.Matcher unaligned = java.util.regex.Pattern.compile("\"unaligned_checkpoints\":(true|false)")
+                .matcher(rest("GET", jobmanager, "/jobs/" + jobId + "/checkpoints/config"));
+        return String.format("%s completed (%s); end-to-end duration %s ms; checkpointed size %s bytes; "
+                + "state size %s bytes", completed.find() ? completed.group(1) : "?",
+                unaligned.find() ? (unaligned.group(1).equals("true") ? "unaligned" : "aligned") : "?",
+                stat(body, "end_to_end_duration"), stat(body, "checkpointed_size"), stat(body, "state_size"));
     }
 
     private static String stat(String body, String name) {
