@@ -34,10 +34,12 @@ import org.apache.kafka.server.common.MetadataVersion;
 final class KafkaBroker implements AutoCloseable {
     private final KafkaClusterTestKit cluster;
     private final String bootstrap;
+    private final Path dir;
 
-    private KafkaBroker(KafkaClusterTestKit cluster, String bootstrap) {
+    private KafkaBroker(KafkaClusterTestKit cluster, String bootstrap, Path dir) {
         this.cluster = cluster;
         this.bootstrap = bootstrap;
+        this.dir = dir;
     }
 
     static KafkaBroker start() throws Exception {
@@ -70,7 +72,7 @@ final class KafkaBroker implements AutoCloseable {
         cluster.waitForReadyBrokers();
         int port = cluster.brokers().values().iterator().next()
                 .boundPort(ListenerName.normalised(TestKitDefaults.DEFAULT_BROKER_LISTENER_NAME));
-        return new KafkaBroker(cluster, "127.0.0.1:" + port);
+        return new KafkaBroker(cluster, "127.0.0.1:" + port, dir);
     }
 
     String bootstrap() {
@@ -120,5 +122,6 @@ final class KafkaBroker implements AutoCloseable {
     @Override
     public void close() throws Exception {
         cluster.close();
+        org.apache.kafka.common.utils.Utils.delete(dir.toFile());
     }
 }
