@@ -92,11 +92,14 @@ public final class SqlCommand implements Callable<Integer> {
             n++;
             TableResult r;
             try {
+                if (SqlScript.applySet(tEnv, statement)) {
+                    continue; // SET 'key' = 'value': the SQL client's statement, which executeSql does not take
+                }
                 String restore = tEnv.getConfig().get(StateRecoveryOptions.SAVEPOINT_PATH);
                 if (restore != null && writes(statement)) {
                     // Refuse another architecture here, not in a task that restarts (lseq run does the same).
-                    tEnv.explainSql(statement); // plans it: the models it scores with are now known
-                    SqlSavepointCheck.requireCompatibleWithPlanned(restore);
+                    SqlSavepointCheck.requireCompatible(restore,
+                            SqlSavepointCheck.modelsPlannedBy(() -> tEnv.explainSql(statement))); // plans it once more
                 }
                 r = tEnv.executeSql(statement);
             } catch (RuntimeException e) {

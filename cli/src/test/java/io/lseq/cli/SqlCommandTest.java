@@ -83,6 +83,40 @@ class SqlCommandTest {
         }
     }
 
+    /** A savepoint of another architecture is refused before anything is submitted, in lseq run's words. */
+    @Test
+    void savepointOfAnotherArchitectureIsRefusedOnTheClient() throws Exception {
+        String lru = root().resolve("examples/models/reference-lru").toString();
+        String attention = root().resolve("examples/models/reference-attention").toString();
+        String tables = "CREATE TABLE events (`key` STRING, token INT) WITH ('connector' = 'datagen', "
+                + "'rows-per-second' = '200', 'fields.key.length' = '2', 'fields.token.min' = '0', 'fields.token.max' = '511');\n"
+                + "CREATE TABLE sink (`key` STRING, seq BIGINT, score DOUBLE, error STRING) WITH ('connector' = 'blackhole');\n";
+        // A running LSEQ_SCORE job on the LRU model, stopped with a savepoint.
+        org.apache.flink.table.api.TableEnvironment t = io.lseq.sql.SqlScript.environment(new org.apache.flink.configuration.Configuration());
+        for (String st : io.lseq.sql.SqlScript.split(tables)) {
+            t.executeSql(st);
+        }
+        org.apache.flink.core.execution.JobClient job = t.executeSql("INSERT INTO sink SELECT * FROM LSEQ_SCORE(input => "
+                + "TABLE events PARTITION BY `key`, model => '" + lru + "', uid => 'lseq-score')").getJobClient().orElseThrow();
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (job.getJobStatus().get() != org.apache.flink.api.common.JobStatus.RUNNING && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        Thread.sleep(1000);
+        String savepoint = job.stopWithSavepoint(false, tmp.resolve("sp").toUri().toString(),
+                org.apache.flink.core.execution.SavepointFormatType.CANONICAL).get(60, java.util.concurrent.TimeUnit.SECONDS);
+
+        Path script = tmp.resolve("resume.sql");
+        Files.writeString(script, "SET 'execution.state-recovery.path' = '" + savepoint + "';\n" + tables
+                + "INSERT INTO sink SELECT * FROM LSEQ_SCORE(input => TABLE events PARTITION BY `key`, model => '"
+                + attention + "', uid => 'lseq-score');\n");
+        CliRunner.Result r = CliRunner.run("sql", "-f", script.toString());
+        assertEquals(1, r.status(), r.err());
+        assertTrue(r.err().startsWith("lseq sql: statement 4 (INSERT INTO sink"), r.err());
+        assertTrue(r.err().contains("the savepoint's key states were written for a model with another architecture"), r.err());
+        assertEquals("", r.out(), "nothing submitted");
+    }
+
     @Test
     void helpAndErrors() throws Exception {
         CliRunner.Result h = CliRunner.run("sql", "--help");

@@ -27,13 +27,16 @@ final class ModelLocation {
 
     /** The model at {@code location}, loaded once per process (for planning). */
     static Model forPlanning(String location) {
-        return PLANNED.computeIfAbsent(location, ModelLocation::load);
+        Model m = PLANNED.computeIfAbsent(location, ModelLocation::load);
+        java.util.Set<Model> recording = RECORDING.get();
+        if (recording != null) {
+            recording.add(m);
+        }
+        return m;
     }
 
-    /** Every model planned in this process so far (what {@link SqlSavepointCheck} checks a savepoint against). */
-    static java.util.Collection<Model> planned() {
-        return java.util.List.copyOf(PLANNED.values());
-    }
+    /** The models planned by this thread while {@link SqlSavepointCheck#modelsPlannedBy} records, else null. */
+    static final ThreadLocal<java.util.Set<Model>> RECORDING = new ThreadLocal<>();
 
     /** Loads the model at {@code location} afresh (a task's own copy). */
     static Model load(String location) {

@@ -60,12 +60,18 @@ public final class SqlSavepointCheck {
     }
 
     /**
-     * As {@link #requireCompatible(String, Collection)}, against every model that {@code LSEQ_SCORE}
-     * statements planned in this process so far (plan the statement first, e.g. with
-     * {@code explainSql}).
+     * The models {@code LSEQ_SCORE} calls score with in what {@code planning} plans in this thread
+     * (e.g. {@code () -> tableEnv.explainSql(statement)}): what a statement's savepoint must fit.
      */
-    public static void requireCompatibleWithPlanned(String savepoint) throws IOException {
-        requireCompatible(savepoint, ModelLocation.planned());
+    public static Collection<Model> modelsPlannedBy(Runnable planning) {
+        java.util.Set<Model> models = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        ModelLocation.RECORDING.set(models);
+        try {
+            planning.run();
+        } finally {
+            ModelLocation.RECORDING.remove();
+        }
+        return models;
     }
 
     private static void check(TypeSerializerSnapshot<RowData> saved, Collection<Model> models) {

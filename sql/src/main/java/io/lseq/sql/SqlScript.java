@@ -112,6 +112,35 @@ public final class SqlScript {
         return statements;
     }
 
+    private static final java.util.regex.Pattern SET = java.util.regex.Pattern.compile(
+            "SET\\s+(?:'((?:[^']|'')*)'|([A-Za-z0-9_.\\-]+))\\s*=\\s*(?:'((?:[^']|'')*)'|(\\S+))",
+            java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.DOTALL);
+    private static final java.util.regex.Pattern RESET = java.util.regex.Pattern.compile(
+            "RESET\\s+(?:'((?:[^']|'')*)'|([A-Za-z0-9_.\\-]+))", java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.DOTALL);
+
+    /**
+     * Applies {@code SET 'key' = 'value'} or {@code RESET 'key'} to the environment's
+     * configuration, as Flink's SQL client does ({@code TableEnvironment.executeSql} does not take
+     * them). Returns false for any other statement.
+     */
+    public static boolean applySet(TableEnvironment tEnv, String statement) {
+        String s = statement.replaceAll("(?s)/\\*.*?\\*/", " ").replaceAll("--[^\n]*", " ").strip();
+        java.util.regex.Matcher m = SET.matcher(s);
+        if (m.matches()) {
+            String key = m.group(1) != null ? m.group(1).replace("''", "'") : m.group(2);
+            String value = m.group(3) != null ? m.group(3).replace("''", "'") : m.group(4);
+            tEnv.getConfig().getConfiguration().setString(key, value);
+            return true;
+        }
+        m = RESET.matcher(s);
+        if (m.matches()) {
+            String key = m.group(1) != null ? m.group(1).replace("''", "'") : m.group(2);
+            tEnv.getConfig().getConfiguration().removeKey(key);
+            return true;
+        }
+        return false;
+    }
+
     /** The statement's words without comments, upper case, single-spaced. */
     private static String normalized(String statement) {
         String s = statement.replaceAll("(?s)/\\*.*?\\*/", " ").replaceAll("--[^\n]*", " ");
