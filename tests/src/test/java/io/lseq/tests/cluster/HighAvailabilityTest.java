@@ -111,9 +111,22 @@ class HighAvailabilityTest {
             return;
         }
         try {
-            script("flink.sh", "stop", "--clean");
-            script("kafka.sh", "stop", "--clean");
-            script("zookeeper.sh", "stop", "--clean");
+            script("flink.sh", "stop");
+            script("kafka.sh", "stop");
+            script("zookeeper.sh", "stop");
+            // The logs of the last run stay in tests/target/ha-last-logs (the run dir is deleted).
+            Path keep = LocalProcesses.targetDirectory(HighAvailabilityTest.class).resolve("ha-last-logs");
+            LocalProcesses.deleteRecursively(keep);
+            Files.createDirectories(keep);
+            try (var files = Files.walk(runDir)) {
+                for (Path f : files.filter(Files::isRegularFile).toList()) {
+                    String n = f.getFileName().toString();
+                    // Not Kafka's segments (data/<topic>/*.log) nor ZooKeeper's data.
+                    if ((n.endsWith(".log") || n.endsWith(".out")) && !runDir.relativize(f).toString().contains("data/")) {
+                        Files.copy(f, keep.resolve(runDir.relativize(f).toString().replace('/', '_')));
+                    }
+                }
+            }
         } finally {
             killAll();
             Runtime.getRuntime().removeShutdownHook(killOnExit);
