@@ -177,8 +177,8 @@ final class Report {
                 continue;
             }
             if (!any) {
-                md.append("- Windows: a windowed model without sinks keeps AUC >= 0.9 up to the distance its window ")
-                        .append("covers, at the state cost of that window:");
+                md.append("- Windows (the largest distance up to which every AUC is >= 0.9, with the state and ")
+                        .append("step speed it costs):");
                 any = true;
             }
             int reach = v.reach(0.9);
