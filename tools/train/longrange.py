@@ -381,7 +381,11 @@ TRAIN_LRU_STAGE2 = dict(seed=2234, steps=120, phases=[(1.0, 16896, 1, 0.75, 256)
 # Stage 3: from stage 2's export, 100 more steps whose gaps are 4,096 .. 16,896 events.
 TRAIN_LRU_STAGE3 = dict(TRAIN_LRU_STAGE2, seed=3234, steps=100,
                         phases=[(1.0, 16896, 1, 0.9, 4096)])
-STAGES = {2: TRAIN_LRU_STAGE2, 3: TRAIN_LRU_STAGE3}
+# Stage 3b (--stage 4), after stage 3 diverged: 3x lower lr, gaps 2,048 .. 16,896 in 3/4 of
+# the streams.
+TRAIN_LRU_STAGE3B = dict(TRAIN_LRU_STAGE2, seed=4234, steps=100, lr=3e-4,
+                         phases=[(1.0, 16896, 1, 0.75, 2048)])
+STAGES = {2: TRAIN_LRU_STAGE2, 3: TRAIN_LRU_STAGE3, 4: TRAIN_LRU_STAGE3B}
 # The second recipe (run 2 in tools/train/README.md): fewer short steps, 150 steps of
 # 16,896-event streams, the cosine decaying to 10 % of lr instead of 0.
 TRAIN_LRU2 = dict(json.loads(json.dumps(TRAIN_LRU)), steps=500, lr_floor=0.1,
@@ -589,8 +593,9 @@ def main(argv=None):
     t.add_argument("--only", nargs="*")
     t.add_argument("--seed", type=int)
     t.add_argument("--steps", type=int)
-    t.add_argument("--stage", type=int, default=1, choices=[1, 2, 3],
-                   help="2, 3: longrange-lru's later stages (TRAIN_LRU_STAGE2/3), from --init-from")
+    t.add_argument("--stage", type=int, default=1, choices=[1, 2, 3, 4],
+                   help="2, 3, 4: longrange-lru's later stages (TRAIN_LRU_STAGE2, _STAGE3, "
+                        "_STAGE3B), from --init-from")
     t.add_argument("--init-from", help="a model directory to start from (stage 2)")
     e = sub.add_parser("events")
     e.add_argument("--distance", type=int, required=True)
