@@ -1,6 +1,6 @@
 package io.lseq.sql;
 
-import io.lseq.connectors.event.EventParser;
+import io.lseq.connectors.event.EventRules;
 import io.lseq.core.format.ModelConfig;
 import io.lseq.core.model.KeyState;
 import io.lseq.core.model.Model;
@@ -115,34 +115,32 @@ public class LseqScore extends ProcessTableFunction<Row> {
         Object key = input.getField(c.key);
         Long ts = c.ts < 0 ? null : (Long) input.getField(c.ts);
         String id = c.id < 0 ? null : (String) input.getField(c.id);
-        String error = c.validKey(key);
+        // EVENTS.md's rules, as EventParser applies them to JSON records; a key of another SQL type
+        // than STRING needs only to be there.
+        String error = key == null ? "missing key" : c.stringKey ? EventRules.keyError((String) key) : null;
         if (error == null && id != null) {
-            error = unicode("id", id);
+            error = EventRules.unicodeError("id", id);
         }
         int token = 0;
         float[] features = null;
         if (error == null) {
             Object tok = c.token < 0 ? null : input.getField(c.token);
             Object feat = c.features < 0 ? null : input.getField(c.features);
-            if (tok != null && feat != null) {
-                error = "event has both token and features, needs exactly one";
-            } else if (c.tokens) {
-                if (tok == null) {
-                    error = feat != null ? "model takes tokens, event has features" : "missing token";
-                } else {
-                    long t = ((Number) tok).longValue();
-                    int vocab = model.config().input().vocabSize();
-                    if (t < 0 || t >= vocab) {
-                        error = "token " + t + " out of range [0, " + vocab + ")";
-                    }
-                    token = (int) t;
+            error = EventRules.inputError(c.tokens, tok != null, feat != null);
+            if (error == null && c.tokens) {
+                long t = ((Number) tok).longValue();
+                error = EventRules.tokenError(t, model.config().input().vocabSize());
+                token = (int) t;
+            } else if (error == null) {
+                Object[] a = (Object[]) feat; // ARRAY<FLOAT> or ARRAY<DOUBLE>
+                features = new float[a.length];
+                for (int i = 0; i < a.length && error == null; i++) {
+                    error = a[i] == null ? "features[" + i + "] must be a number, got null"
+                            : EventRules.featureError(i, ((Number) a[i]).doubleValue());
+                    features[i] = error == null ? ((Number) a[i]).floatValue() : 0;
                 }
-            } else if (feat == null) {
-                error = tok != null ? "model takes features, event has a token" : "missing features";
-            } else {
-                features = c.features(feat);
-                if (features == null) {
-                    error = c.featureError(feat);
+                if (error == null) {
+                    error = EventRules.featureCountError(c.dim, a.length);
                 }
             }
         }
@@ -252,19 +250,6 @@ public class LseqScore extends ProcessTableFunction<Row> {
         return DataTypes.ROW(fields.toArray(new DataTypes.Field[0]));
     }
 
-    /** An unpaired surrogate has no UTF-8 form (EVENTS.md); the message is EventParser's. */
-    static String unicode(String field, String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            if (Character.isHighSurrogate(ch) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-                i++;
-            } else if (Character.isSurrogate(ch)) {
-                return field + " is not valid Unicode (unpaired surrogate \\u" + Integer.toHexString(ch) + " at char " + i + ")";
-            }
-        }
-        return null;
-    }
-
     /** Where the columns the function reads are, and how to build its output rows. */
     static final class Columns {
         final boolean tokens;
@@ -324,72 +309,6 @@ public class LseqScore extends ProcessTableFunction<Row> {
             }
         }
 
-        /** Why {@code k} is not a valid key (EVENTS.md), or null. */
-        String validKey(Object k) {
-            if (k == null) {
-                return "missing key";
-            }
-            if (!stringKey) {
-                return null;
-            }
-            String s = (String) k;
-            String bad = unicode("key", s);
-            if (bad != null) {
-                return bad;
-            }
-            int bytes = utf8Length(s);
-            return bytes == 0 || bytes > EventParser.MAX_KEY_BYTES
-                    ? "key is " + bytes + " UTF-8 bytes, must be 1.." + EventParser.MAX_KEY_BYTES : null;
-        }
-
-        /** The features as float32, or null when one is null or not finite as a float. */
-        float[] features(Object v) {
-            float[] f;
-            if (v instanceof Float[] a) {
-                f = new float[a.length];
-                for (int i = 0; i < a.length; i++) {
-                    if (a[i] == null) {
-                        return null;
-                    }
-                    f[i] = a[i];
-                }
-            } else {
-                Double[] a = (Double[]) v;
-                f = new float[a.length];
-                for (int i = 0; i < a.length; i++) {
-                    if (a[i] == null) {
-                        return null;
-                    }
-                    f[i] = (float) (double) a[i];
-                }
-            }
-            if (f.length != dim) {
-                return null;
-            }
-            for (float x : f) {
-                if (!Float.isFinite(x)) {
-                    return null;
-                }
-            }
-            return f;
-        }
-
-        /** Why {@link #features} refused {@code v}, in EventParser's words. */
-        String featureError(Object v) {
-            Object[] a = (Object[]) v;
-            for (int i = 0; i < a.length; i++) {
-                if (a[i] == null) {
-                    return "features[" + i + "] must be a number, got null";
-                }
-                double d = ((Number) a[i]).doubleValue();
-                if (!Float.isFinite((float) d)) {
-                    return "features[" + i + "] is " + (Double.isNaN(d) ? "NaN" : Double.isInfinite(d) ? "infinite"
-                            : d + ", beyond float32 range") + "; features must be finite";
-                }
-            }
-            return "expected " + dim + " features, got " + a.length;
-        }
-
         /** One output row: seq, score or probs, [ts], [id], error. */
         Row row(Long seq, float[] values, Long tsValue, String idValue, String error) {
             Row r = new Row(3 + (ts >= 0 ? 1 : 0) + (id >= 0 ? 1 : 0));
@@ -414,15 +333,6 @@ public class LseqScore extends ProcessTableFunction<Row> {
             }
             r.setField(i, error);
             return r;
-        }
-
-        private static int utf8Length(String s) {
-            int n = 0;
-            for (int i = 0; i < s.length(); i++) {
-                char c = s.charAt(i);
-                n += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isHighSurrogate(c) ? 2 : Character.isLowSurrogate(c) ? 2 : 3;
-            }
-            return n;
         }
     }
 }

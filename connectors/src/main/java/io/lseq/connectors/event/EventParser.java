@@ -25,7 +25,7 @@ public final class EventParser {
     /** Largest record accepted, in bytes. */
     public static final int MAX_RECORD_BYTES = 1 << 20;
     /** Largest key accepted, in UTF-8 bytes. */
-    public static final int MAX_KEY_BYTES = 256;
+    public static final int MAX_KEY_BYTES = EventRules.MAX_KEY_BYTES;
 
     private static final JsonFactory JSON = JsonFactory.builder()
             // NaN and Infinity are read so that they can be rejected by name, not as "bad JSON".
@@ -132,7 +132,7 @@ public final class EventParser {
                         throw new InvalidEventException("id must be a string, got " + describe(v));
                     }
                     id = p.getText();
-                    utf8Length("id", id);
+                    check(EventRules.unicodeError("id", id));
                     break;
                 case "token":
                     seen = once(seen, TOKEN, field);
@@ -175,33 +175,13 @@ public final class EventParser {
         if (key == null) {
             key = fallbackKey;
         }
-        if (key == null) {
-            throw new InvalidEventException("missing key");
-        }
-        int keyBytes = utf8Length("key", key);
-        if (keyBytes == 0 || keyBytes > MAX_KEY_BYTES) {
-            throw new InvalidEventException("key is " + keyBytes + " UTF-8 bytes, must be 1.." + MAX_KEY_BYTES);
-        }
-        if (hasToken && features != null) {
-            throw new InvalidEventException("event has both token and features, needs exactly one");
-        }
+        check(EventRules.keyError(key));
+        check(EventRules.inputError(tokens, hasToken, features != null));
         if (tokens) {
-            if (!hasToken) {
-                throw new InvalidEventException(features != null ? "model takes tokens, event has features"
-                        : "missing token");
-            }
-            if (token < 0 || token >= vocabSize) {
-                throw new InvalidEventException("token " + (token == Long.MAX_VALUE ? "(huge)" : token)
-                        + " out of range [0, " + vocabSize + ")");
-            }
+            check(EventRules.tokenError(token, vocabSize));
             return new Event(key, ts, id, (int) token, null);
         }
-        if (features == null) {
-            throw new InvalidEventException(hasToken ? "model takes features, event has a token" : "missing features");
-        }
-        if (features.length != dim) {
-            throw new InvalidEventException("expected " + dim + " features, got " + features.length);
-        }
+        check(EventRules.featureCountError(dim, features.length));
         return new Event(key, ts, id, -1, features);
     }
 
@@ -217,11 +197,8 @@ public final class EventParser {
                 throw new InvalidEventException("features[" + n + "] must be a number, got " + describe(t));
             }
             double d = p.getDoubleValue();
+            check(EventRules.featureError(n, d));
             float x = (float) d;
-            if (!Float.isFinite(x)) {
-                throw new InvalidEventException("features[" + n + "] is " + (Double.isNaN(d) ? "NaN"
-                        : Double.isInfinite(d) ? "infinite" : d + ", beyond float32 range") + "; features must be finite");
-            }
             if (n == f.length) {
                 f = Arrays.copyOf(f, 2 * n);
             }
@@ -290,29 +267,11 @@ public final class EventParser {
         return -1;
     }
 
-    /**
-     * The UTF-8 length of {@code s}, the value of {@code field}. Rejects an unpaired surrogate (a JSON escape of a
-     * lone UTF-16 unit): it has no UTF-8 form.
-     */
-    private static int utf8Length(String field, String s) throws InvalidEventException {
-        int n = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < 0x80) {
-                n += 1;
-            } else if (c < 0x800) {
-                n += 2;
-            } else if (!Character.isSurrogate(c)) {
-                n += 3;
-            } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-                n += 4;
-                i++;
-            } else {
-                throw new InvalidEventException(field + " is not valid Unicode (unpaired surrogate \\u"
-                        + Integer.toHexString(c) + " at char " + i + ")");
-            }
+    /** Refuses the event for {@code error}, one of {@link EventRules}' answers, unless it is null. */
+    private static void check(String error) throws InvalidEventException {
+        if (error != null) {
+            throw new InvalidEventException(error);
         }
-        return n;
     }
 
     private static String describe(JsonToken t) {
