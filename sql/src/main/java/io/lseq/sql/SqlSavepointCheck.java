@@ -1,23 +1,17 @@
 package io.lseq.sql;
 
 import io.lseq.core.model.Model;
+import io.lseq.flink.savepoint.SavepointCheck;
 import io.lseq.flink.state.StateMismatchException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.Collection;
 import org.apache.flink.api.common.typeutils.CompositeTypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
-import org.apache.flink.core.memory.DataInputViewStreamWrapper;
 import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
-import org.apache.flink.runtime.state.IncrementalKeyedStateHandle;
-import org.apache.flink.runtime.state.KeyGroupsStateHandle;
-import org.apache.flink.runtime.state.KeyedBackendSerializationProxy;
 import org.apache.flink.runtime.state.KeyedStateHandle;
-import org.apache.flink.runtime.state.StreamStateHandle;
-import org.apache.flink.runtime.state.metainfo.StateMetaInfoSnapshot;
 import org.apache.flink.state.api.runtime.SavepointLoader;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.runtime.typeutils.InternalSerializers;
@@ -96,28 +90,8 @@ public final class SqlSavepointCheck {
     /** The value serializer snapshot of the LSEQ_SCORE state in this keyed snapshot, or null. */
     @SuppressWarnings("unchecked")
     private static TypeSerializerSnapshot<RowData> savedState(KeyedStateHandle handle) throws IOException {
-        StreamStateHandle meta;
-        if (handle instanceof KeyGroupsStateHandle full) {
-            meta = full;
-        } else if (handle instanceof IncrementalKeyedStateHandle incremental) {
-            meta = incremental.getMetaDataStateHandle();
-        } else {
-            return null; // a layout this check does not know: the restore still checks
-        }
-        KeyedBackendSerializationProxy<?> proxy = new KeyedBackendSerializationProxy<>(SqlSavepointCheck.class.getClassLoader());
-        try (InputStream in = meta.openInputStream()) {
-            proxy.read(new DataInputViewStreamWrapper(in));
-        }
-        for (StateMetaInfoSnapshot state : proxy.getStateMetaInfoSnapshots()) {
-            if (state.getName().equals(LseqScore.STATE)) {
-                TypeSerializerSnapshot<?> s = state.getTypeSerializerSnapshot(StateMetaInfoSnapshot.CommonSerializerKeys.VALUE_SERIALIZER);
-                TypeSerializerSnapshot<?> row = rowSnapshot(s);
-                if (row != null) {
-                    return (TypeSerializerSnapshot<RowData>) row;
-                }
-            }
-        }
-        return null;
+        return (TypeSerializerSnapshot<RowData>) SavepointCheck.valueSerializer(handle, LseqScore.STATE)
+                .map(SqlSavepointCheck::rowSnapshot).orElse(null);
     }
 
     /** The row serializer's snapshot, itself or inside a wrapper such as the TTL serializer's. */

@@ -71,25 +71,35 @@ public final class SavepointCheck {
     }
 
     private static Optional<String> signatureIn(KeyedStateHandle handle) throws IOException {
+        return valueSerializer(handle, ScoringOperator.STATE_NAME)
+                .filter(KeyStateSerializerSnapshot.class::isInstance)
+                .map(snapshot -> ((KeyStateSerializerSnapshot) snapshot).signature());
+    }
+
+    /**
+     * The value serializer's snapshot recorded for the state {@code stateName} in a keyed
+     * snapshot's header (canonical savepoints and full checkpoints of both backends; the meta file
+     * of incremental RocksDB checkpoints), without reading the state itself. Empty when the state
+     * is not there, or the handle is of a layout this does not know (the restore still checks).
+     */
+    public static Optional<TypeSerializerSnapshot<?>> valueSerializer(KeyedStateHandle handle, String stateName)
+            throws IOException {
         StreamStateHandle meta;
         if (handle instanceof KeyGroupsStateHandle full) {
             meta = full;
         } else if (handle instanceof IncrementalKeyedStateHandle incremental) {
             meta = incremental.getMetaDataStateHandle();
         } else {
-            return Optional.empty(); // a layout this check does not know: the restore still checks
+            return Optional.empty();
         }
         KeyedBackendSerializationProxy<?> proxy = new KeyedBackendSerializationProxy<>(SavepointCheck.class.getClassLoader());
         try (InputStream in = meta.openInputStream()) {
             proxy.read(new DataInputViewStreamWrapper(in));
         }
         for (StateMetaInfoSnapshot state : proxy.getStateMetaInfoSnapshots()) {
-            if (state.getName().equals(ScoringOperator.STATE_NAME)) {
-                TypeSerializerSnapshot<?> snapshot =
-                        state.getTypeSerializerSnapshot(StateMetaInfoSnapshot.CommonSerializerKeys.VALUE_SERIALIZER);
-                if (snapshot instanceof KeyStateSerializerSnapshot k) {
-                    return Optional.of(k.signature());
-                }
+            if (state.getName().equals(stateName)) {
+                return Optional.ofNullable(
+                        state.getTypeSerializerSnapshot(StateMetaInfoSnapshot.CommonSerializerKeys.VALUE_SERIALIZER));
             }
         }
         return Optional.empty();
