@@ -177,6 +177,22 @@ public final class Main {
         throw new TypeConversionException("must be a positive duration like 10s, 5min, 7d; got '" + v + "'");
     }
 
+    /** A duration that may be zero ({@code --buffer-timeout 0}); the others must be positive. */
+    static final class ZeroOrMoreDuration implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String v) {
+            try {
+                Duration d = TimeUtils.parseDuration(v);
+                if (!d.isNegative()) {
+                    return d;
+                }
+            } catch (IllegalArgumentException ignored) {
+                // reported below
+            }
+            throw new TypeConversionException("must be a duration like 0, 1ms, 100ms; got '" + v + "'");
+        }
+    }
+
     private static Long epochMillis(String v) {
         try {
             return Long.parseLong(v);

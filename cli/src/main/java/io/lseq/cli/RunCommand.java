@@ -69,6 +69,16 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-interval", paramLabel = "D",
             description = "checkpoint interval, e.g. 10s (default); exactly-once outputs commit at checkpoints")
     Duration checkpointInterval = Duration.ofSeconds(10);
+    @Option(names = "--buffer-timeout", paramLabel = "D", converter = Main.ZeroOrMoreDuration.class, description = "the longest a network buffer waits to fill "
+            + "before it is sent on, e.g. 1ms (default: Flink's 100ms; 0 sends every record at once); with --delivery "
+            + "at-least-once most of a score's latency")
+    Duration bufferTimeout;
+    @Option(names = "--unaligned-checkpoints", description = "checkpoint barriers overtake buffered records, so "
+            + "backpressure does not delay checkpoints (nor exactly-once outputs)")
+    boolean unalignedCheckpoints;
+    @Option(names = "--incremental-checkpoints", description = "with --state-backend rocksdb: write only what changed "
+            + "since the last checkpoint")
+    boolean incrementalCheckpoints;
     @Option(names = "--from-savepoint", paramLabel = "PATH", description = "start from this savepoint or retained checkpoint")
     String fromSavepoint;
     @Option(names = "--reset-state", description = "with --from-savepoint: drop the saved key states (keep source positions), "
@@ -173,6 +183,12 @@ public final class RunCommand implements Callable<Integer> {
             o.checkpointDir = Path.of(o.checkpointDir).toAbsolutePath().toUri().toString();
         }
         o.checkpointInterval = checkpointInterval;
+        o.bufferTimeout = bufferTimeout;
+        o.unalignedCheckpoints = unalignedCheckpoints;
+        if (incrementalCheckpoints && !"rocksdb".equals(stateBackend)) {
+            throw new UsageException("--incremental-checkpoints needs --state-backend rocksdb");
+        }
+        o.incrementalCheckpoints = incrementalCheckpoints;
         o.fromSavepoint = fromSavepoint;
         if (o.fromSavepoint != null && !hasScheme(o.fromSavepoint)) {
             o.fromSavepoint = Path.of(o.fromSavepoint).toAbsolutePath().normalize().toString();

@@ -91,4 +91,29 @@ class MainTest {
                         "--delivery", "at-most-once"));
         assertTrue(bad.getMessage().startsWith("lseq job: --delivery must be exactly-once or at-least-once"), bad.getMessage());
     }
+
+    /** The network buffer timeout and the checkpoint kinds reach the job's Flink configuration. */
+    @Test
+    void bufferTimeoutAndCheckpointKindsReachTheJobsConfiguration() {
+        String[] base = {"--model", "m", "--source", "kafka://h:1/t", "--sink", "kafka://h:1/s"};
+        var defaults = io.lseq.flink.job.ScoringJob.configuration(StreamingJobMain.options(base));
+        assertTrue(defaults.getOptional(org.apache.flink.configuration.ExecutionOptions.BUFFER_TIMEOUT).isEmpty(),
+                "Flink's own default unless asked");
+        assertEquals(false, defaults.get(org.apache.flink.configuration.CheckpointingOptions.ENABLE_UNALIGNED));
+        String[] more = java.util.stream.Stream.concat(java.util.Arrays.stream(base), java.util.stream.Stream.of(
+                "--buffer-timeout", "0", "--unaligned-checkpoints", "--state-backend", "rocksdb",
+                "--incremental-checkpoints")).toArray(String[]::new);
+        var c = io.lseq.flink.job.ScoringJob.configuration(StreamingJobMain.options(more));
+        assertEquals(java.time.Duration.ZERO, c.get(org.apache.flink.configuration.ExecutionOptions.BUFFER_TIMEOUT));
+        assertEquals(true, c.get(org.apache.flink.configuration.CheckpointingOptions.ENABLE_UNALIGNED));
+        assertEquals(true, c.get(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS));
+        CliRunner.Result negative = CliRunner.run("run", "--model", "m", "--source", "file:x", "--sink", "file:y",
+                "--buffer-timeout", "-1ms");
+        assertEquals(2, negative.status());
+        assertTrue(negative.err().contains("--buffer-timeout"), negative.err());
+        CliRunner.Result incremental = CliRunner.run("run", "--model", "m", "--source", "file:x", "--sink", "file:y",
+                "--incremental-checkpoints");
+        assertEquals(2, incremental.status());
+        assertTrue(incremental.err().contains("--incremental-checkpoints needs --state-backend rocksdb"), incremental.err());
+    }
 }

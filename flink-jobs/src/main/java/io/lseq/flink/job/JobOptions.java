@@ -35,6 +35,16 @@ public final class JobOptions {
     public DeliveryGuarantee delivery = DeliveryGuarantee.EXACTLY_ONCE;
     /** Checkpoint interval; exactly-once sinks commit at checkpoints. */
     public Duration checkpointInterval = Duration.ofSeconds(10);
+    /**
+     * The longest a network buffer waits to fill before it is sent on, or null for Flink's
+     * default (100 ms); 0 sends every record at once. With at-least-once delivery it is most of a
+     * score's latency.
+     */
+    public Duration bufferTimeout;
+    /** Unaligned checkpoints: barriers overtake buffered records, so backpressure does not delay them. */
+    public boolean unalignedCheckpoints;
+    /** Incremental checkpoints (RocksDB): only the files changed since the last one are written. */
+    public boolean incrementalCheckpoints;
     /** Savepoint or retained checkpoint to start from, or null. */
     public String fromSavepoint;
     /** Idle time after which a key's state is dropped; null for never. */

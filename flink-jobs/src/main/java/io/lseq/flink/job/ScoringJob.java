@@ -18,6 +18,7 @@ import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.ExecutionOptions;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.configuration.StateRecoveryOptions;
@@ -48,6 +49,11 @@ public final class ScoringJob {
         c.set(PipelineOptions.MAX_PARALLELISM, o.maxParallelism);
         c.set(StateBackendOptions.STATE_BACKEND, o.stateBackend);
         c.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, o.checkpointInterval);
+        if (o.bufferTimeout != null) {
+            c.set(ExecutionOptions.BUFFER_TIMEOUT, o.bufferTimeout);
+        }
+        c.set(CheckpointingOptions.ENABLE_UNALIGNED, o.unalignedCheckpoints);
+        c.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, o.incrementalCheckpoints);
         if (o.checkpointDir != null) {
             c.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, o.checkpointDir);
         }
