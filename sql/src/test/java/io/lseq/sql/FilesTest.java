@@ -175,6 +175,28 @@ class FilesTest {
         assertSameScores(expected(Model.load(modelDir), lines), byKeySeq(readJsonDir(out)));
     }
 
+    /** Avro files (written here by Flink SQL from the JSON events), scored as the JSON ones are. */
+    @Test
+    void avroInputScoresAsJson() throws Exception {
+        List<String> lines = SqlTesting.sampleLines(600);
+        Path json = Files.createDirectories(tmp.resolve("json"));
+        Files.write(json.resolve("events.jsonl"), lines);
+        Path in = tmp.resolve("in");
+        StreamExecutionEnvironment one = StreamExecutionEnvironment.getExecutionEnvironment();
+        one.setParallelism(1); // one file, each key's events in their order
+        TableEnvironment convert = StreamTableEnvironment.create(one);
+        convert.executeSql("CREATE TABLE j (`key` STRING, ts BIGINT, token INT) WITH ('connector' = 'filesystem', "
+                + "'path' = '" + json.toUri() + "', 'format' = 'json')");
+        convert.executeSql("CREATE TABLE a (`key` STRING, ts BIGINT, token INT) WITH ('connector' = 'filesystem', "
+                + "'path' = '" + in.toUri() + "', 'format' = 'avro')");
+        convert.executeSql("INSERT INTO a SELECT * FROM j").await();
+        Path out = tmp.resolve("out");
+        Path modelDir = SqlTesting.model("reference-lru");
+        run(env(), "`key` STRING, ts BIGINT, token INT", "'format' = 'avro'", in,
+                "`key` STRING, seq BIGINT, score DOUBLE, ts BIGINT, error STRING", out, modelDir);
+        assertSameScores(expected(Model.load(modelDir), lines), byKeySeq(readJsonDir(out)));
+    }
+
     @Test
     void jsonFilesInAndOutEqualLseqScore() throws Exception {
         List<String> lines = SqlTesting.sampleLines(2000);
