@@ -159,8 +159,51 @@ class LocalClusterTest {
                 + "worst error %.4f of tolerance%n", got.size(), worst);
     }
 
+    /**
+     * {@code lseq sql -f FILE --jobmanager}: the script's LSEQ_SCORE job runs on the cluster (whose
+     * TaskManagers have Flink SQL's jars, as flink-dist's lib/ does) with the job jar shipped, and
+     * its scores are {@code lseq score}'s, bit for bit, for every event of the sample.
+     */
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    void lseqSqlRunsItsScriptOnTheCluster() throws Exception {
+        Path events = repoRoot.resolve("examples/events/sample.jsonl");
+        String model = repoRoot.resolve("examples/models/reference-lru").toString();
+        Path scores = tmp.resolve("sql-scores");
+        Path script = Files.writeString(tmp.resolve("score.sql"), """
+                CREATE TABLE events (`key` STRING, ts BIGINT, token INT, id STRING)
+                  WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'json');
+                CREATE TABLE scores (`key` STRING, seq BIGINT, score DOUBLE, ts BIGINT, id STRING, error STRING)
+                  WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = 'json');
+                INSERT INTO scores SELECT * FROM LSEQ_SCORE(input => TABLE events PARTITION BY `key`, model => '%s');
+                """.formatted(events, scores, model));
+        String id = lseq("sql", "-f", script.toString(), "--jobmanager", "127.0.0.1:" + restPort);
+        String state = awaitTerminal(id);
+        assertEquals("FINISHED", state, () -> "job " + id + " ended " + state + "; logs in " + runDir.resolve("log"));
+
+        Path expected = tmp.resolve("expected.jsonl");
+        assertEquals(0, Main.run(new String[] {"score", "--model", model, "--input", events.toString(), "--output",
+            expected.toString(), "--quiet"}));
+        Map<String, Score> want = Jobs.byKeySeq(Files.readAllLines(expected));
+        Map<String, Score> got = Jobs.byKeySeq(Jobs.committedLines(scores));
+        assertEquals(want.size(), got.size(), "one score per event");
+        for (Map.Entry<String, Score> e : want.entrySet()) {
+            Score g = got.get(e.getKey());
+            assertTrue(g != null, "(key, seq) " + e.getKey());
+            assertEquals(Float.floatToIntBits((float) e.getValue().score()), Float.floatToIntBits((float) g.score()),
+                    "(key, seq) " + e.getKey());
+        }
+    }
+
     /** {@code lseq run --jobmanager} with this cluster and the built job jar; returns the job id it prints. */
     private String submit(String... runArgs) {
+        List<String> argv = new java.util.ArrayList<>(List.of("run", "--jobmanager", "127.0.0.1:" + restPort));
+        argv.addAll(List.of(runArgs));
+        return lseq(argv.toArray(String[]::new));
+    }
+
+    /** Runs an lseq command that submits to this cluster with the built job jar; returns the job id it prints last. */
+    private String lseq(String... argv) {
         Path jar = repoRoot.resolve("cli/target/lseq-job.jar");
         assumeTrue(Files.isRegularFile(jar), "the job jar is built by mvn package (mvn verify)");
         System.setProperty("lseq.job.jar", jar.toString());
@@ -169,15 +212,14 @@ class LocalClusterTest {
         int exit;
         try {
             System.setOut(new PrintStream(out, true, UTF_8));
-            List<String> argv = new java.util.ArrayList<>(List.of("run", "--jobmanager", "127.0.0.1:" + restPort));
-            argv.addAll(List.of(runArgs));
-            exit = Main.run(argv.toArray(String[]::new));
+            exit = Main.run(argv);
         } finally {
             System.setOut(oldOut);
             System.clearProperty("lseq.job.jar");
         }
         assertEquals(0, exit);
-        String id = out.toString(UTF_8).strip();
+        String[] lines = out.toString(UTF_8).strip().split("\\R");
+        String id = lines[lines.length - 1].strip();
         assertTrue(id.matches("[0-9a-f]{32}"), "prints the job id: " + id);
         return id;
     }
