@@ -74,21 +74,7 @@ source "$HERE/lib.sh"
 
 # The pid in a pid file, if that process is alive and is this run dir's JobManager/TaskManager
 # (started with config dir $3, default the run dir's conf/).
-running_pid() {
-  local pid_file="$1" class="$2" conf_dir="${3:-$CONF_DIR}" pid
-  [[ -f "$pid_file" ]] || return 1
-  pid="$(cat "$pid_file" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against a recycled pid: the command line must be our class on our config dir.
-  # (No `| grep -q`: under pipefail, grep leaving early can kill tr with SIGPIPE, status 141.)
-  local cmdline
-  if [[ -r "/proc/$pid/cmdline" ]]; then
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")" || return 1
-    [[ "$cmdline" == *"$class --configDir $conf_dir "* ]] || return 1
-  fi
-  echo "$pid"
-}
+running_pid() { pid_of "$1" "$2 --configDir ${3:-$CONF_DIR} "; }
 
 tm_pid_file() { echo "$RUN_DIR/taskmanager-$1.pid"; }
 

@@ -38,21 +38,7 @@ NAME=kafka.sh
 source "$HERE/lib.sh"
 
 # The pid in the pid file, if that process is alive and is this run dir's broker.
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against a recycled pid: the command line must be our kafka.Kafka on our config.
-  # (No `| grep -q`: under pipefail, grep leaving early can kill tr with SIGPIPE, status 141.)
-  local cmdline
-  if [[ -r "/proc/$pid/cmdline" ]]; then
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")" || return 1
-    [[ "$cmdline" == *"kafka.Kafka $RUN_DIR/server.properties"* ]] || return 1
-  fi
-  echo "$pid"
-}
+running_pid() { pid_of "$PID_FILE" "kafka.Kafka $RUN_DIR/server.properties"; }
 
 write_config() {
   mkdir -p "$RUN_DIR/logs" "$DATA_DIR"

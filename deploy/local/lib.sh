@@ -1,4 +1,4 @@
-# Functions shared by deploy/local/kafka.sh and deploy/local/flink.sh (sourced, not run).
+# Functions shared by deploy/local/kafka.sh, zookeeper.sh and flink.sh (sourced, not run).
 # The caller sets NAME (its name in messages), HOST, POM and CP_CACHE.
 
 log() { echo "$NAME: $*" >&2; }
@@ -20,6 +20,22 @@ classpath() {
     mv -f "$tmp" "$CP_CACHE"
   fi
   cat "$CP_CACHE"
+}
+
+# The pid in pid file $1, if that process is alive and its command line contains $2 (guards
+# against a recycled pid: the marker names our main class and our config).
+# (No `| grep -q`: under pipefail, grep leaving early can kill tr with SIGPIPE, status 141.)
+pid_of() {
+  local pid_file="$1" marker="$2" pid cmdline
+  [[ -f "$pid_file" ]] || return 1
+  pid="$(cat "$pid_file" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")" || return 1
+    [[ "$cmdline" == *"$marker"* ]] || return 1
+  fi
+  echo "$pid"
 }
 
 # Sends TERM to the given pids, waits up to 20 s for all of them, then KILLs what is left.

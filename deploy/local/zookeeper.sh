@@ -38,20 +38,7 @@ NAME=zookeeper.sh
 source "$HERE/lib.sh"
 
 # The pid in the pid file, if that process is alive and is this run dir's server.
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against a recycled pid (no `| grep -q`: see lib.sh's callers).
-  local cmdline
-  if [[ -r "/proc/$pid/cmdline" ]]; then
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")" || return 1
-    [[ "$cmdline" == *"$MAIN $RUN_DIR/zoo.cfg"* ]] || return 1
-  fi
-  echo "$pid"
-}
+running_pid() { pid_of "$PID_FILE" "$MAIN $RUN_DIR/zoo.cfg"; }
 
 write_config() {
   mkdir -p "$DATA_DIR"
