@@ -27,10 +27,7 @@ final class DeadLetters {
      */
     Event parse(byte[] bytes, int length, long fullLength, String key, String source) throws IOException {
         try {
-            if (fullLength > EventParser.MAX_RECORD_BYTES) {
-                throw EventParser.tooLarge(fullLength);
-            }
-            return parser.parse(bytes, 0, length, key);
+            return parser.parse(bytes, 0, length, fullLength, key);
         } catch (InvalidEventException ex) {
             out.write(Json.deadLetter(DeadLetter.of(ex.getMessage(), bytes, 0, length, source)));
             out.write('\n');

@@ -159,10 +159,7 @@ final class ParallelParser implements AutoCloseable {
             errors = new String[count];
             for (int i = 0; i < count; i++) {
                 try {
-                    if (fullLengths[i] > EventParser.MAX_RECORD_BYTES) {
-                        throw EventParser.tooLarge(fullLengths[i]);
-                    }
-                    events[i] = parser.parse(data, offsets[i], lengths[i], keys[i]);
+                    events[i] = parser.parse(data, offsets[i], lengths[i], fullLengths[i], keys[i]);
                 } catch (InvalidEventException e) {
                     errors[i] = e.getMessage();
                 }

@@ -72,8 +72,20 @@ public final class EventParser {
         }
     }
 
+    /**
+     * As {@link #parse(byte[], int, int, String)}, for a record that had {@code fullLength} bytes
+     * before its reader kept only the first {@code len} (readers cut records over the limit): one
+     * over {@link #MAX_RECORD_BYTES} is refused on its full length.
+     */
+    public Event parse(byte[] record, int off, int len, long fullLength, String fallbackKey) throws InvalidEventException {
+        if (fullLength > MAX_RECORD_BYTES) {
+            throw tooLarge(fullLength);
+        }
+        return parse(record, off, len, fallbackKey);
+    }
+
     /** The rejection of a record of {@code bytes} bytes, over {@link #MAX_RECORD_BYTES}. */
-    public static InvalidEventException tooLarge(long bytes) {
+    private static InvalidEventException tooLarge(long bytes) {
         return new InvalidEventException("record is " + bytes + " bytes, over the 1 MiB (" + MAX_RECORD_BYTES
                 + "-byte) limit");
     }

@@ -46,10 +46,7 @@ public final class ParseEvents extends ProcessFunction<RawRecord, Event> {
     public void processElement(RawRecord r, Context ctx, Collector<Event> out) {
         in.inc();
         try {
-            if (r.length() > EventParser.MAX_RECORD_BYTES) {
-                throw EventParser.tooLarge(r.length());
-            }
-            out.collect(parser.parse(r.value(), r.recordKey()));
+            out.collect(parser.parse(r.value(), 0, r.value().length, r.length(), r.recordKey()));
         } catch (InvalidEventException ex) {
             rejected.inc();
             ctx.output(DEAD_LETTERS, DeadLetter.of(ex.getMessage(), r.value(), 0, r.value().length, r.source()));
