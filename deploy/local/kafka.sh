@@ -10,6 +10,8 @@
 #   KAFKA_PORT             client listener port               (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener port     (default 9093)
 #   KAFKA_HEAP             JVM heap flags                     (default -Xmx512m)
+#   KAFKA_JVM_PERFORMANCE_OPTS  GC flags, as Kafka's own scripts name them
+#                          (default Kafka's: G1, MaxGCPauseMillis=20, ...)
 #   KAFKA_RUN_DIR          config, data, logs, pid, classpath (default deploy/local/.run/kafka)
 #   KAFKA_START_TIMEOUT    seconds start waits for the broker (default 60)
 #
@@ -24,6 +26,7 @@ HOST=127.0.0.1
 PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 HEAP="${KAFKA_HEAP:--Xmx512m}"
+GC_OPTS="${KAFKA_JVM_PERFORMANCE_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}"
 RUN_DIR="${KAFKA_RUN_DIR:-$HERE/.run/kafka}"
 [[ "$RUN_DIR" == /* ]] || RUN_DIR="$PWD/$RUN_DIR"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
@@ -123,11 +126,10 @@ start() {
       >"$RUN_DIR/format.log" 2>&1 || { cat "$RUN_DIR/format.log" >&2; die "format failed"; }
   fi
 
-  # Same GC flags as Kafka's kafka-run-class.sh. stdin/stdout/stderr are detached so that a
+  # GC flags default to Kafka's kafka-run-class.sh. stdin/stdout/stderr are detached so that a
   # caller reading this script's output is not held open by the broker.
-  # shellcheck disable=SC2086  # KAFKA_HEAP may hold several flags
-  nohup "$JAVA" $HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+  # shellcheck disable=SC2086  # KAFKA_HEAP and GC_OPTS may hold several flags
+  nohup "$JAVA" $HEAP $GC_OPTS -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="file:$RUN_DIR/log4j2.properties" -Dkafka.logs.dir="$RUN_DIR/logs" \
     -cp "$cp" kafka.Kafka "$RUN_DIR/server.properties" \
     >"$LOG_FILE" 2>&1 </dev/null &

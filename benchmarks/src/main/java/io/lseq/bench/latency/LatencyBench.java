@@ -59,7 +59,9 @@ public final class LatencyBench {
             "                         (default at-least-once:10s,exactly-once:500ms)",
             "  --rates LIST           events/s, open loop, or max (default 100,1000,10000,max)",
             "  --duration S           seconds per rate (default 20)",
-            "  --warmup S             seconds at 1,000 events/s after the job starts, not reported (default 10)",
+            "  --warmup S             seconds of warm-up after the job starts, not reported (default 10)",
+            "  --warmup-rate R        events/s of the warm-up (default 1000); the JIT of the job, the broker and the",
+            "                         clients settles sooner at a higher rate",
             "  --keys K               distinct keys, uniform (default 1000)",
             "  --partitions P         partitions of the input and output topics (default 2)",
             "  --max-events N         events sent for rate max (default 200000)",
@@ -68,6 +70,9 @@ public final class LatencyBench {
             "  --jobmanager HOST:PORT run the job on this Flink cluster (deploy/local/flink.sh) instead of an embedded",
             "                         MiniCluster, and print its checkpoints' duration and size from the REST API",
             "  --job-args ARGS        more options for lseq run, space-separated (e.g. \"--state-backend rocksdb\")",
+            "",
+            "Each phase's scores go to benchmarks/target/latency/timeline-*.csv (due time in epoch ms, latency in ms),",
+            "and the three worst 100 ms windows are printed, to line up with GC logs (LSEQ_JAVA_OPTS=-Xlog:gc...).",
             "",
             "Roles used by the command itself: producer, consumer.");
 
@@ -90,7 +95,8 @@ public final class LatencyBench {
     private static int orchestrate(String[] args) throws Exception {
         Map<String, String> o = new HashMap<>(Map.of("bootstrap", "127.0.0.1:9092",
                 "configs", "at-least-once:10s,exactly-once:500ms", "rates", "100,1000,10000,max", "duration", "20",
-                "warmup", "10", "keys", "1000", "partitions", "2", "max-events", "200000", "parallelism", "1"));
+                "warmup", "10", "warmup-rate", "1000", "keys", "1000", "partitions", "2", "max-events", "200000",
+                "parallelism", "1"));
         o.putAll(Map.of("model", "examples/models/reference-lru", "jobmanager", "", "job-args", ""));
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -128,10 +134,10 @@ public final class LatencyBench {
         String run = Long.toString(System.currentTimeMillis() % 100_000_000L, 36);
 
         System.out.printf("lseq-bench latency, %s; %d cores, Java %s; broker %s; model %s; %,d keys; %d partitions; "
-                + "job parallelism %s; %d s per rate after %d s of warm-up%n",
+                + "job parallelism %s; %d s per rate after %d s of warm-up at %s events/s%n",
                 ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), bootstrap,
-                root.relativize(model), keys, partitions, o.get("parallelism"), duration, warmup);
+                root.relativize(model), keys, partitions, o.get("parallelism"), duration, warmup, o.get("warmup-rate"));
         System.out.printf("load average at start: %s%n", loadAverage());
         List<String> rows = new ArrayList<>();
         rows.add(String.format("%-14s %-9s %8s %10s %9s %9s %9s %9s %9s %11s", "delivery", "interval", "rate",
@@ -177,9 +183,11 @@ public final class LatencyBench {
                 jobId = Files.readString(jobOut).strip();
                 System.out.println("  job id " + jobId + " on " + jobmanager);
             }
-            try {
-                // Warm-up: also waits for the job to start (events wait in the topic meanwhile).
-                Phase w = phase(bootstrap, in, out, "w", 1000, warmup, 0, keys, 180);
+            try (Clients clients = new Clients(bootstrap, in, out)) {
+                // Warm-up: also waits for the job to start (events wait in the topic meanwhile), and
+                // warms the producer's and consumer's JVMs, which every later phase reuses.
+                Phase w = clients.phase("w", Integer.parseInt(o.get("warmup-rate")), warmup, 0, keys, 180,
+                        work.resolve("timeline-" + tag + "-warmup.csv"));
                 System.out.printf("  warm-up: %,d of %,d scores, p50 %.1f ms (job start included)%n", w.count, w.sent,
                         w.p(0.5));
                 if (jobId == null && !job.isAlive()) {
@@ -188,13 +196,14 @@ public final class LatencyBench {
                 }
                 for (String rate : o.get("rates").split(",")) {
                     boolean max = rate.equals("max");
-                    Phase p = phase(bootstrap, in, out, "r" + rate, max ? 0 : Integer.parseInt(rate), duration,
-                            max ? maxEvents : 0, keys, 120);
+                    Phase p = clients.phase("r" + rate, max ? 0 : Integer.parseInt(rate), duration, max ? maxEvents : 0,
+                            keys, 120, work.resolve("timeline-" + tag + "-" + rate + ".csv"));
                     String row = String.format("%-14s %-9s %8s %,10.0f %,9d %9.1f %9.1f %9.1f %9.1f %,11.0f", delivery,
                             interval, rate, p.sentPerSecond, p.count, p.p(0.5), p.p(0.99), p.p(0.999), p.p(1.0),
                             p.scoresPerSecond);
                     System.out.println("  " + row + (p.count < p.sent ? "  (" + (p.sent - p.count) + " missing)" : ""));
                     rows.add(row);
+                    System.out.println("    worst 100 ms windows (UTC): " + p.worst());
                 }
                 if (jobId != null) {
                     String cp = checkpoints(jobmanager, jobId);
@@ -276,7 +285,7 @@ public final class LatencyBench {
     }
 
     /** What one producer/consumer pair measured. */
-    record Phase(long sent, long count, double sentPerSecond, double scoresPerSecond, long[] latencies) {
+    record Phase(long sent, long count, double sentPerSecond, double scoresPerSecond, long[] latencies, String worst) {
         double p(double q) {
             if (latencies.length == 0) {
                 return Double.NaN;
@@ -286,60 +295,106 @@ public final class LatencyBench {
         }
     }
 
-    /** Runs a consumer process, then a producer process once the consumer is positioned; returns their results. */
-    private static Phase phase(String bootstrap, String in, String out, String tag, int rate, int seconds,
-            long events, int keys, int timeoutSeconds) throws Exception {
-        Path latFile = Files.createTempFile("lseq-latency-", ".bin");
-        Process consumer = role("consumer", bootstrap, out, tag, latFile.toString(), Integer.toString(timeoutSeconds));
-        BufferedReader cr = new BufferedReader(new InputStreamReader(consumer.getInputStream(), UTF_8));
-        String line;
-        while ((line = cr.readLine()) != null && !line.equals("READY")) {
-            System.out.println("  consumer: " + line);
+    /**
+     * The producer and the read_committed consumer, each in its own JVM, kept for every phase of one
+     * job configuration so that the warm-up phase warms them too. They take one command per phase on
+     * stdin and answer one line.
+     */
+    private static final class Clients implements AutoCloseable {
+        private final Process consumer;
+        private final Process producer;
+        private final BufferedReader fromConsumer;
+        private final BufferedReader fromProducer;
+
+        Clients(String bootstrap, String in, String out) throws IOException {
+            consumer = role("consumer", bootstrap, out);
+            fromConsumer = new BufferedReader(new InputStreamReader(consumer.getInputStream(), UTF_8));
+            answer(fromConsumer, "READY", "consumer");
+            producer = role("producer", bootstrap, in);
+            fromProducer = new BufferedReader(new InputStreamReader(producer.getInputStream(), UTF_8));
+            answer(fromProducer, "READY", "producer");
         }
-        Process producer = role("producer", bootstrap, in, tag, Integer.toString(rate), Integer.toString(seconds),
-                Long.toString(events), Integer.toString(keys));
-        String sentLine = null;
-        try (BufferedReader pr = new BufferedReader(new InputStreamReader(producer.getInputStream(), UTF_8))) {
-            while ((line = pr.readLine()) != null) {
-                if (line.startsWith("SENT ")) {
-                    sentLine = line;
-                } else {
-                    System.out.println("  producer: " + line);
+
+        /** Runs one phase: the consumer records {@code tag}'s scores while the producer sends them. */
+        Phase phase(String tag, int rate, int seconds, long events, int keys, int timeoutSeconds, Path timeline)
+                throws Exception {
+            Path latFile = Files.createTempFile("lseq-latency-", ".bin");
+            tell(consumer, "BEGIN " + tag + " " + latFile + " " + timeoutSeconds);
+            answer(fromConsumer, "BEGUN", "consumer");
+            tell(producer, "RUN " + tag + " " + rate + " " + seconds + " " + events + " " + keys);
+            String[] s = answer(fromProducer, "SENT", "producer").split(" ");
+            long sent = Long.parseLong(s[1]);
+            double sentPerSecond = sent / (Long.parseLong(s[2]) / 1e9);
+            tell(consumer, "EXPECT " + sent); // then it waits for that many, or the timeout
+            String[] r = answer(fromConsumer, "RESULT", "consumer").split(" ");
+            long count = Long.parseLong(r[1]);
+            long first = Long.parseLong(r[2]);
+            long last = Long.parseLong(r[3]);
+            long[] pairs = readLongs(latFile, 1 + 2 * (int) count);
+            Files.deleteIfExists(latFile);
+            long[] lat = new long[(pairs.length - 1) / 2];
+            for (int i = 0; i < lat.length; i++) {
+                lat[i] = pairs[2 + 2 * i];
+            }
+            String worst = timeline(timeline, pairs);
+            Arrays.sort(lat);
+            double scoresPerSecond = count > 1 && last > first ? (count - 1) / ((last - first) / 1e9) : Double.NaN;
+            return new Phase(sent, count, sentPerSecond, scoresPerSecond, lat, worst);
+        }
+
+        private static void tell(Process p, String line) throws IOException {
+            p.getOutputStream().write((line + "\n").getBytes(UTF_8));
+            p.getOutputStream().flush();
+        }
+
+        /** The first line starting with {@code word}; other lines are echoed. */
+        private static String answer(BufferedReader from, String word, String who) throws IOException {
+            String line;
+            while ((line = from.readLine()) != null) {
+                if (line.startsWith(word)) {
+                    return line;
+                }
+                System.out.println("  " + who + ": " + line);
+            }
+            throw new IllegalStateException("the " + who + " ended before answering " + word);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            for (Process p : List.of(producer, consumer)) {
+                p.destroy();
+                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
                 }
             }
         }
-        producer.waitFor();
-        if (sentLine == null) {
-            consumer.destroy();
-            throw new IllegalStateException("the producer failed");
+    }
+
+    /**
+     * Writes the phase's timeline ({@code due,latency}: the due time as wall-clock milliseconds since the epoch, to
+     * line up with GC logs and Flink's log, and the latency in ms) and returns the three worst 100 ms windows by their
+     * largest latency: where a tail comes from is usually a few stalls, not a spread.
+     */
+    private static final DateTimeFormatter WINDOW = DateTimeFormatter.ofPattern("HH:mm:ss.S").withZone(
+            java.time.ZoneOffset.UTC);
+
+    private static String timeline(Path file, long[] pairs) throws IOException {
+        long wallOfNano = pairs[0];
+        int n = (pairs.length - 1) / 2;
+        StringBuilder csv = new StringBuilder("due_epoch_ms,latency_ms\n");
+        Map<Long, Long> worstByWindow = new HashMap<>();
+        for (int i = 0; i < n; i++) {
+            long due = pairs[1 + 2 * i];
+            long lat = pairs[2 + 2 * i];
+            long wallMs = (wallOfNano + due) / 1_000_000L;
+            csv.append(wallMs).append(',').append(String.format("%.3f", lat / 1e6)).append('\n');
+            worstByWindow.merge(wallMs / 100, lat, Math::max);
         }
-        String[] s = sentLine.split(" ");
-        long sent = Long.parseLong(s[1]);
-        double sentPerSecond = sent / (Long.parseLong(s[2]) / 1e9);
-        // Tell the consumer how many to wait for.
-        consumer.getOutputStream().write((sent + "\n").getBytes(UTF_8));
-        consumer.getOutputStream().flush();
-        String result = null;
-        while ((line = cr.readLine()) != null) {
-            if (line.startsWith("RESULT ")) {
-                result = line;
-            } else {
-                System.out.println("  consumer: " + line);
-            }
-        }
-        consumer.waitFor();
-        if (result == null) {
-            throw new IllegalStateException("the consumer failed");
-        }
-        String[] r = result.split(" ");
-        long count = Long.parseLong(r[1]);
-        long first = Long.parseLong(r[2]);
-        long last = Long.parseLong(r[3]);
-        long[] lat = readLongs(latFile, (int) count);
-        Files.deleteIfExists(latFile);
-        Arrays.sort(lat);
-        double scoresPerSecond = count > 1 && last > first ? (count - 1) / ((last - first) / 1e9) : Double.NaN;
-        return new Phase(sent, count, sentPerSecond, scoresPerSecond, lat);
+        Files.writeString(file, csv);
+        return worstByWindow.entrySet().stream().sorted(Map.Entry.<Long, Long>comparingByValue().reversed()).limit(3)
+                .map(e -> String.format("%s %.0f ms", WINDOW.format(java.time.Instant.ofEpochMilli(e.getKey() * 100)),
+                        e.getValue() / 1e6))
+                .reduce((x, y) -> x + ", " + y).orElse("-");
     }
 
     private static long[] readLongs(Path file, int n) throws IOException {
@@ -354,7 +409,14 @@ public final class LatencyBench {
     private static Process role(String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("-Xmx512m", "-XX:+UseParallelGC", "-cp", System.getProperty("java.class.path"),
+        // Their GC pauses are part of what the bench measures: logged beside the timelines.
+        Path gcLog = Path.of(System.getProperty("lseq.root", ".")).toAbsolutePath()
+                .resolve("benchmarks/target/latency/gc-" + args[0] + "-%p.log");
+        // A tuned client, as a user would run one that cares for milliseconds: a fixed, pre-touched heap, young
+        // collections only (both allocate little that lives), and a Metaspace that does not start with a full GC.
+        cmd.addAll(List.of("-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC", "-XX:MetaspaceSize=128m",
+                "-Xlog:gc:file=" + gcLog + ":time", "-cp",
+                System.getProperty("java.class.path"),
                 "-Dlog4j.configurationFile=" + System.getProperty("log4j.configurationFile", ""),
                 LatencyBench.class.getName()));
         cmd.addAll(List.of(args));
@@ -363,24 +425,31 @@ public final class LatencyBench {
 
     // --- Producer: open loop ----------------------------------------------------------------------
 
+    /** Commands on stdin: {@code RUN TAG RATE SECONDS EVENTS KEYS}; answers {@code SENT N ELAPSED_NANOS PERIOD}. */
     private static void produce(String[] a) throws Exception {
         String bootstrap = a[1];
         String topic = a[2];
-        String tag = a[3];
-        int rate = Integer.parseInt(a[4]);
-        int seconds = Integer.parseInt(a[5]);
-        long events = Long.parseLong(a[6]);
-        int keys = Integer.parseInt(a[7]);
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bootstrap);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, rate == 0 ? "5" : "0");
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        long total = rate == 0 ? events : (long) rate * seconds;
-        SplittableRandom rnd = new SplittableRandom(tag.hashCode());
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
-            producer.partitionsFor(topic); // metadata before the clock starts
+        KafkaProducer<byte[], byte[]> paced = producer(bootstrap, 0);
+        KafkaProducer<byte[], byte[]> flat = null; // for rate max: batches, created when first asked for
+        paced.partitionsFor(topic); // metadata before any clock starts
+        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, UTF_8));
+        System.out.println("READY");
+        System.out.flush();
+        String line;
+        while ((line = stdin.readLine()) != null) {
+            String[] c = line.split(" ");
+            String tag = c[1];
+            int rate = Integer.parseInt(c[2]);
+            int seconds = Integer.parseInt(c[3]);
+            long events = Long.parseLong(c[4]);
+            int keys = Integer.parseInt(c[5]);
+            if (rate == 0 && flat == null) {
+                flat = producer(bootstrap, 5);
+                flat.partitionsFor(topic);
+            }
+            KafkaProducer<byte[], byte[]> producer = rate == 0 ? flat : paced;
+            long total = rate == 0 ? events : (long) rate * seconds;
+            SplittableRandom rnd = new SplittableRandom(tag.hashCode());
             long start = System.nanoTime() + 50_000_000L;
             long periodNanos = rate == 0 ? 0 : 1_000_000_000L / rate;
             for (long i = 0; i < total; i++) {
@@ -403,17 +472,34 @@ public final class LatencyBench {
             producer.flush();
             long elapsed = System.nanoTime() - (rate == 0 ? start - 50_000_000L : start);
             System.out.println("SENT " + total + " " + elapsed + " " + periodNanos);
+            System.out.flush();
         }
+        paced.close();
+        if (flat != null) {
+            flat.close();
+        }
+    }
+
+    private static KafkaProducer<byte[], byte[]> producer(String bootstrap, int lingerMs) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, Integer.toString(lingerMs));
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        return new KafkaProducer<>(p);
     }
 
     // --- Consumer: read_committed ---------------------------------------------------------------------
 
+    /**
+     * Polls all the time; commands on stdin: {@code BEGIN TAG FILE TIMEOUT_S} starts recording that tag's
+     * scores (answers {@code BEGUN}), {@code EXPECT N} ends the phase once N are in or the timeout has
+     * passed, writes the file and answers {@code RESULT COUNT FIRST_NANOS LAST_NANOS}.
+     */
     private static void consume(String[] a) throws Exception {
         String bootstrap = a[1];
         String topic = a[2];
-        String prefix = "\"id\":\"" + a[3] + "-";
-        Path latFile = Path.of(a[4]);
-        int timeoutSeconds = Integer.parseInt(a[5]);
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -421,10 +507,7 @@ public final class LatencyBench {
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         long[] lat = new long[1 << 16];
-        int n = 0;
-        long first = 0;
-        long last = 0;
-        long expected = Long.MAX_VALUE;
+        long[] dues = new long[1 << 16];
         BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, UTF_8));
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
             List<TopicPartition> parts = consumer.partitionsFor(topic, Duration.ofSeconds(60)).stream()
@@ -434,37 +517,81 @@ public final class LatencyBench {
             parts.forEach(consumer::position); // resolve the end offsets now
             System.out.println("READY");
             System.out.flush();
+            byte[] prefix = null;
+            Path latFile = null;
+            int timeoutSeconds = 0;
+            int n = 0;
+            long first = 0;
+            long last = 0;
+            long expected = Long.MAX_VALUE;
             long deadline = Long.MAX_VALUE;
-            while (n < expected && System.nanoTime() < deadline) {
+            while (true) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
                     long now = System.nanoTime();
-                    String v = new String(r.value(), UTF_8);
-                    int at = v.indexOf(prefix);
-                    if (at < 0) {
+                    int from = prefix == null ? -1 : indexOf(r.value(), prefix);
+                    if (from < 0) {
                         continue;
                     }
-                    int from = at + prefix.length();
-                    long due = Long.parseLong(v.substring(from, v.indexOf('"', from)));
+                    long due = 0;
+                    for (byte[] v = r.value(); from < v.length && v[from] != '"'; from++) {
+                        due = due * 10 + (v[from] - '0');
+                    }
                     if (n == lat.length) {
                         lat = Arrays.copyOf(lat, n * 2);
+                        dues = Arrays.copyOf(dues, n * 2);
                     }
+                    dues[n] = due;
                     lat[n++] = now - due;
                     if (first == 0) {
                         first = now;
                     }
                     last = now;
                 }
-                if (expected == Long.MAX_VALUE && stdin.ready()) {
-                    expected = Long.parseLong(stdin.readLine().strip());
-                    deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+                if (prefix != null && (n >= expected || System.nanoTime() > deadline)) {
+                    // Pairs (due, latency), and the wall clock of nanoTime 0, so that a timeline lines up with GC logs.
+                    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + n * 16);
+                    b.putLong(System.currentTimeMillis() * 1_000_000L - System.nanoTime());
+                    for (int i = 0; i < n; i++) {
+                        b.putLong(dues[i]).putLong(lat[i]);
+                    }
+                    Files.write(latFile, b.array());
+                    System.out.println("RESULT " + n + " " + first + " " + last);
+                    System.out.flush();
+                    prefix = null;
+                }
+                if (stdin.ready()) {
+                    String[] c = stdin.readLine().strip().split(" ");
+                    if (c[0].equals("BEGIN")) {
+                        prefix = ("\"id\":\"" + c[1] + "-").getBytes(UTF_8);
+                        latFile = Path.of(c[2]);
+                        timeoutSeconds = Integer.parseInt(c[3]);
+                        n = 0;
+                        first = 0;
+                        last = 0;
+                        expected = Long.MAX_VALUE;
+                        deadline = Long.MAX_VALUE;
+                        System.out.println("BEGUN");
+                        System.out.flush();
+                    } else if (c[0].equals("EXPECT")) {
+                        expected = Long.parseLong(c[1]);
+                        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+                    }
                 }
             }
         }
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(n * 8);
-        for (int i = 0; i < n; i++) {
-            b.putLong(lat[i]);
+    }
+
+    /** Where {@code what} ends in {@code in}, or -1. */
+    private static int indexOf(byte[] in, byte[] what) {
+        outer:
+        for (int i = 0; i + what.length <= in.length; i++) {
+            for (int j = 0; j < what.length; j++) {
+                if (in[i + j] != what[j]) {
+                    continue outer;
+                }
+            }
+            return i + what.length;
         }
-        Files.write(latFile, b.array());
-        System.out.println("RESULT " + n + " " + first + " " + last);
+        return -1;
     }
 }
