@@ -11,9 +11,11 @@ public final class Rows {
      * {@code n}) keeping the old rows and adding new ones of {@code width} floats.
      */
     public static float[][] atLeast(float[][] rows, int n, int width) {
-        if (rows.length >= n) {
-            return rows;
-        }
+        // The check alone, small enough for C2 to inline into every caller's hot path.
+        return rows.length >= n ? rows : grow(rows, n, width);
+    }
+
+    private static float[][] grow(float[][] rows, int n, int width) {
         float[][] grown = Arrays.copyOf(rows, Math.max(n, 2 * rows.length));
         for (int i = rows.length; i < grown.length; i++) {
             grown[i] = new float[width];

@@ -70,94 +70,109 @@ final class VectorKernels {
     }
 
     /**
-     * {@code y[t] = W x[t] + b} for rows t in [from, to): two rows share every column load, and
-     * their tiles of two vectors each stay in registers.
+     * {@code y[t] = W x[t] + b} for rows t in [from, to): four rows, then two, share every column
+     * load, their tiles staying in registers; a last odd row takes {@link #apply}.
+     *
+     * <p>Only the dispatch lives here, so that C2 inlines it (the tiles' bodies are far over its
+     * inlining size): a one-row product, the step's, then costs the same one call as
+     * {@link #apply} alone.
      */
     static void applyRows(float[][] columns, float[] bias, int in, int out, float[][] x, float[][] y, int from, int to) {
         int t = from;
-        // Four rows share each pair of column loads: 8 accumulators, 2 columns and 4 broadcasts fit
-        // the register file; two rows, then one, for the rest.
         for (; t + 3 < to; t += 4) {
-            float[] x0 = x[t];
-            float[] x1 = x[t + 1];
-            float[] x2 = x[t + 2];
-            float[] x3 = x[t + 3];
-            int o = 0;
-            for (; o + 2 * L <= out; o += 2 * L) {
-                FloatVector a00 = FloatVector.fromArray(S, bias, o);
-                FloatVector a01 = FloatVector.fromArray(S, bias, o + L);
-                FloatVector a10 = a00;
-                FloatVector a11 = a01;
-                FloatVector a20 = a00;
-                FloatVector a21 = a01;
-                FloatVector a30 = a00;
-                FloatVector a31 = a01;
-                for (int j = 0; j < in; j++) {
-                    float[] c = columns[j];
-                    FloatVector c0 = FloatVector.fromArray(S, c, o);
-                    FloatVector c1 = FloatVector.fromArray(S, c, o + L);
-                    FloatVector b0 = FloatVector.broadcast(S, x0[j]);
-                    FloatVector b1 = FloatVector.broadcast(S, x1[j]);
-                    FloatVector b2 = FloatVector.broadcast(S, x2[j]);
-                    FloatVector b3 = FloatVector.broadcast(S, x3[j]);
-                    a00 = c0.fma(b0, a00);
-                    a01 = c1.fma(b0, a01);
-                    a10 = c0.fma(b1, a10);
-                    a11 = c1.fma(b1, a11);
-                    a20 = c0.fma(b2, a20);
-                    a21 = c1.fma(b2, a21);
-                    a30 = c0.fma(b3, a30);
-                    a31 = c1.fma(b3, a31);
-                }
-                a00.intoArray(y[t], o);
-                a01.intoArray(y[t], o + L);
-                a10.intoArray(y[t + 1], o);
-                a11.intoArray(y[t + 1], o + L);
-                a20.intoArray(y[t + 2], o);
-                a21.intoArray(y[t + 2], o + L);
-                a30.intoArray(y[t + 3], o);
-                a31.intoArray(y[t + 3], o + L);
-            }
-            if (o < out) {
-                for (int r = t; r < t + 4; r++) {
-                    tail(columns, bias, in, out, o, x[r], y[r]);
-                }
-            }
+            rows4(columns, bias, in, out, x, y, t);
         }
         for (; t + 1 < to; t += 2) {
-            float[] x0 = x[t];
-            float[] x1 = x[t + 1];
-            float[] y0 = y[t];
-            float[] y1 = y[t + 1];
-            int o = 0;
-            for (; o + 2 * L <= out; o += 2 * L) {
-                FloatVector a00 = FloatVector.fromArray(S, bias, o);
-                FloatVector a01 = FloatVector.fromArray(S, bias, o + L);
-                FloatVector a10 = a00;
-                FloatVector a11 = a01;
-                for (int j = 0; j < in; j++) {
-                    float[] c = columns[j];
-                    FloatVector c0 = FloatVector.fromArray(S, c, o);
-                    FloatVector c1 = FloatVector.fromArray(S, c, o + L);
-                    FloatVector b0 = FloatVector.broadcast(S, x0[j]);
-                    FloatVector b1 = FloatVector.broadcast(S, x1[j]);
-                    a00 = c0.fma(b0, a00);
-                    a01 = c1.fma(b0, a01);
-                    a10 = c0.fma(b1, a10);
-                    a11 = c1.fma(b1, a11);
-                }
-                a00.intoArray(y0, o);
-                a01.intoArray(y0, o + L);
-                a10.intoArray(y1, o);
-                a11.intoArray(y1, o + L);
+            rows2(columns, bias, in, out, x, y, t);
+        }
+        if (t < to) {
+            apply(columns, bias, in, out, x[t], 0, y[t], 0);
+        }
+    }
+
+    /**
+     * Rows {@code t..t+3}: four rows share each pair of column loads; 8 accumulators, 2 columns and
+     * 4 broadcasts fit the register file.
+     */
+    private static void rows4(float[][] columns, float[] bias, int in, int out, float[][] x, float[][] y, int t) {
+        float[] x0 = x[t];
+        float[] x1 = x[t + 1];
+        float[] x2 = x[t + 2];
+        float[] x3 = x[t + 3];
+        int o = 0;
+        for (; o + 2 * L <= out; o += 2 * L) {
+            FloatVector a00 = FloatVector.fromArray(S, bias, o);
+            FloatVector a01 = FloatVector.fromArray(S, bias, o + L);
+            FloatVector a10 = a00;
+            FloatVector a11 = a01;
+            FloatVector a20 = a00;
+            FloatVector a21 = a01;
+            FloatVector a30 = a00;
+            FloatVector a31 = a01;
+            for (int j = 0; j < in; j++) {
+                float[] c = columns[j];
+                FloatVector c0 = FloatVector.fromArray(S, c, o);
+                FloatVector c1 = FloatVector.fromArray(S, c, o + L);
+                FloatVector b0 = FloatVector.broadcast(S, x0[j]);
+                FloatVector b1 = FloatVector.broadcast(S, x1[j]);
+                FloatVector b2 = FloatVector.broadcast(S, x2[j]);
+                FloatVector b3 = FloatVector.broadcast(S, x3[j]);
+                a00 = c0.fma(b0, a00);
+                a01 = c1.fma(b0, a01);
+                a10 = c0.fma(b1, a10);
+                a11 = c1.fma(b1, a11);
+                a20 = c0.fma(b2, a20);
+                a21 = c1.fma(b2, a21);
+                a30 = c0.fma(b3, a30);
+                a31 = c1.fma(b3, a31);
             }
-            if (o < out) {
-                tail(columns, bias, in, out, o, x0, y0);
-                tail(columns, bias, in, out, o, x1, y1);
+            a00.intoArray(y[t], o);
+            a01.intoArray(y[t], o + L);
+            a10.intoArray(y[t + 1], o);
+            a11.intoArray(y[t + 1], o + L);
+            a20.intoArray(y[t + 2], o);
+            a21.intoArray(y[t + 2], o + L);
+            a30.intoArray(y[t + 3], o);
+            a31.intoArray(y[t + 3], o + L);
+        }
+        if (o < out) {
+            for (int r = t; r < t + 4; r++) {
+                tail(columns, bias, in, out, o, x[r], y[r]);
             }
         }
-        for (; t < to; t++) {
-            apply(columns, bias, in, out, x[t], 0, y[t], 0);
+    }
+
+    /** Rows {@code t, t+1}: two rows share each pair of column loads. */
+    private static void rows2(float[][] columns, float[] bias, int in, int out, float[][] x, float[][] y, int t) {
+        float[] x0 = x[t];
+        float[] x1 = x[t + 1];
+        float[] y0 = y[t];
+        float[] y1 = y[t + 1];
+        int o = 0;
+        for (; o + 2 * L <= out; o += 2 * L) {
+            FloatVector a00 = FloatVector.fromArray(S, bias, o);
+            FloatVector a01 = FloatVector.fromArray(S, bias, o + L);
+            FloatVector a10 = a00;
+            FloatVector a11 = a01;
+            for (int j = 0; j < in; j++) {
+                float[] c = columns[j];
+                FloatVector c0 = FloatVector.fromArray(S, c, o);
+                FloatVector c1 = FloatVector.fromArray(S, c, o + L);
+                FloatVector b0 = FloatVector.broadcast(S, x0[j]);
+                FloatVector b1 = FloatVector.broadcast(S, x1[j]);
+                a00 = c0.fma(b0, a00);
+                a01 = c1.fma(b0, a01);
+                a10 = c0.fma(b1, a10);
+                a11 = c1.fma(b1, a11);
+            }
+            a00.intoArray(y0, o);
+            a01.intoArray(y0, o + L);
+            a10.intoArray(y1, o);
+            a11.intoArray(y1, o + L);
+        }
+        if (o < out) {
+            tail(columns, bias, in, out, o, x0, y0);
+            tail(columns, bias, in, out, o, x1, y1);
         }
     }
 
