@@ -1,11 +1,14 @@
 """A float32, real-arithmetic PyTorch step of an lseq LRU model: the peer the engine is
-measured against (issue 7). Built from the float64 reference (tools/reference/lseq_ref.py)
-loaded from the same model directory, so the weights are the engine's.
+measured against (issues 7 and 18). Built from the float64 reference
+(tools/reference/lseq_ref.py) loaded from the same model directory, so the weights are the
+engine's.
 
-The module is what an ML engineer would deploy for one event at a time: gamma folded into B,
-lambda precomputed, the complex recurrence as real and imaginary parts (ONNX has no complex
-type), the key's state passed in and out. forward(token, y, h_re_0, h_im_0, ...) returns
-(surprisal of token under head(final_norm(y)), y', h_re_0', h_im_0', ...).
+The module is what an ML engineer would deploy to score events of many keys: gamma folded into
+B, lambda precomputed, the complex recurrence as real and imaginary parts (ONNX has no complex
+type), the keys' states passed in and out, and every product GEMM-shaped: a batch of rows times
+a transposed weight (``a @ W.T``, ``F.linear``), one row per key. forward(token[B], y[B, H],
+h_re_0[B, N], h_im_0[B, N], ...) returns (surprisal[B] of each token under head(final_norm(y)),
+y', h_re_0', h_im_0', ...); B = 1 is the one-key step.
 """
 
 import os
@@ -60,10 +63,9 @@ class LruStep(torch.nn.Module):
                     self.register_buffer("b%d_%s" % (i, k), v)
                     b[k] = getattr(self, "b%d_%s" % (i, k))
 
-    @staticmethod
-    def _norm(x, kind, w, b, eps):
+    def _norm(self, x, kind, w, b, eps):
         if kind == "layer":
-            return F.layer_norm(x, x.shape[-1:], w, b, eps)
+            return F.layer_norm(x, (self.H,), w, b, eps)  # every norm is over H: a constant for the export
         return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
 
     def _gelu(self, x):
@@ -72,17 +74,17 @@ class LruStep(torch.nn.Module):
     def forward(self, token, y, *h):
         fn = self.final
         logits = F.linear(self._norm(y, fn["kind"], fn["nw"], fn["nb"], fn["eps"]), self.head_w, self.head_b)
-        score = torch.logsumexp(logits, -1) - logits.gather(-1, token)
-        x = self.embed[token[0]]
+        score = torch.logsumexp(logits, -1) - logits.gather(-1, token.unsqueeze(-1)).squeeze(-1)
+        x = F.embedding(token, self.embed)
         out = []
         for i, b in enumerate(self.blocks):
             h_re, h_im = h[2 * i], h[2 * i + 1]
             a = self._norm(x, b["kind"], b["nw"], b["nb"], b["eps"])
-            bx = b["B"] @ a
+            bx = F.linear(a, b["B"])
             n = b["N"]
-            re = b["lam_re"] * h_re - b["lam_im"] * h_im + bx[:n]
-            im = b["lam_re"] * h_im + b["lam_im"] * h_re + bx[n:]
-            m = b["C"] @ torch.cat([re, im]) + b["D"] * a
+            re = b["lam_re"] * h_re - b["lam_im"] * h_im + bx[:, :n]
+            im = b["lam_re"] * h_im + b["lam_im"] * h_re + bx[:, n:]
+            m = F.linear(torch.cat([re, im], -1), b["C"]) + b["D"] * a
             if b["post"] == "glu":
                 g = self._gelu(m)
                 x = x + F.linear(g, b["w1"], b["b1"]) * torch.sigmoid(F.linear(g, b["w2"], b["b2"]))
@@ -91,12 +93,12 @@ class LruStep(torch.nn.Module):
             out += [re, im]
         return (score, x, *out)
 
-    def initial(self):
-        """(y, *h) of a fresh key: zeros, then the BOS token stepped when the model has one."""
-        st = [torch.zeros(self.H)] + [torch.zeros(b["N"]) for b in self.blocks for _ in (0, 1)]
+    def initial(self, batch=1):
+        """(y, *h) of `batch` fresh keys: zeros, then the BOS token stepped when the model has one."""
+        st = [torch.zeros(batch, self.H)] + [torch.zeros(batch, b["N"]) for b in self.blocks for _ in (0, 1)]
         if self.bos is not None:
             with torch.no_grad():
-                st = list(self(torch.tensor([self.bos]), *st)[1:])
+                st = list(self(torch.full((batch,), self.bos, dtype=torch.long), *st)[1:])
         return st
 
 
