@@ -8,6 +8,7 @@ import io.lseq.connectors.event.Score;
 import io.lseq.connectors.json.Json;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.Properties;
 import java.util.function.Function;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -24,6 +25,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * The Kafka wiring: the event source, and the score and dead-letter sinks, exactly-once
@@ -72,6 +74,27 @@ public final class KafkaIO {
             b.setBounded(OffsetsInitializer.latest());
         }
         return b.build();
+    }
+
+    /**
+     * A bounded source of a topic's history for the cluster backfill: every partition from its
+     * beginning to {@code stop} (from {@link KafkaHistory#stopOffsets}), committed records only.
+     * It commits no offsets (the backfill commits {@code stop} for the streaming job's group once
+     * its savepoint is written).
+     */
+    public static KafkaSource<RawRecord> history(Endpoint ep, Properties extra, Map<TopicPartition, Long> stop) {
+        Properties p = new Properties();
+        p.setProperty(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.setProperty("commit.offsets.on.checkpoint", "false");
+        p.putAll(extra);
+        return KafkaSource.<RawRecord>builder()
+                .setBootstrapServers(ep.bootstrap())
+                .setTopics(ep.target())
+                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setBounded(OffsetsInitializer.offsets(stop))
+                .setDeserializer(new RawRecords())
+                .setProperties(p)
+                .build();
     }
 
     /**

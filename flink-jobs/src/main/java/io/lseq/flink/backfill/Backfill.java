@@ -204,6 +204,20 @@ public final class Backfill implements AutoCloseable {
         };
     }
 
+    /**
+     * Forgets every key once {@link #finish} has completed them, so that a caller that hands the
+     * states on (the cluster backfill, key group by key group) holds only the keys since. A key
+     * added again afterwards starts from a fresh state.
+     *
+     * @throws IllegalStateException if events are buffered or a batch is in flight
+     */
+    public void forgetKeys() {
+        if (pending != 0 || inFlight != null) {
+            throw new IllegalStateException("forgetKeys() before finish()");
+        }
+        keys.clear();
+    }
+
     @Override
     public void close() {
         scorer.shutdownNow();
