@@ -79,6 +79,11 @@ final class VectorKernels {
      */
     static void applyRows(float[][] columns, float[] bias, int in, int out, float[][] x, float[][] y, int from, int to) {
         int t = from;
+        if (L >= 16) {
+            for (; t + 7 < to; t += 8) {
+                rows8(columns, bias, in, out, x, y, t);
+            }
+        }
         for (; t + 3 < to; t += 4) {
             rows4(columns, bias, in, out, x, y, t);
         }
@@ -87,6 +92,92 @@ final class VectorKernels {
         }
         if (t < to) {
             apply(columns, bias, in, out, x[t], 0, y[t], 0);
+        }
+    }
+
+    /**
+     * Rows {@code t..t+7}: eight rows share each pair of column loads, 16 accumulators, 2 columns
+     * and 8 broadcasts in AVX-512's 32 registers. Half the weight traffic per multiply-add of
+     * {@link #rows4}: with many rows the products wait on weights streamed from L2, not on FMAs.
+     * The same sums in the same order as every other path: the same bits.
+     */
+    private static void rows8(float[][] columns, float[] bias, int in, int out, float[][] x, float[][] y, int t) {
+        float[] x0 = x[t];
+        float[] x1 = x[t + 1];
+        float[] x2 = x[t + 2];
+        float[] x3 = x[t + 3];
+        float[] x4 = x[t + 4];
+        float[] x5 = x[t + 5];
+        float[] x6 = x[t + 6];
+        float[] x7 = x[t + 7];
+        int o = 0;
+        for (; o + 2 * L <= out; o += 2 * L) {
+            FloatVector a00 = FloatVector.fromArray(S, bias, o);
+            FloatVector a01 = FloatVector.fromArray(S, bias, o + L);
+            FloatVector a10 = a00;
+            FloatVector a11 = a01;
+            FloatVector a20 = a00;
+            FloatVector a21 = a01;
+            FloatVector a30 = a00;
+            FloatVector a31 = a01;
+            FloatVector a40 = a00;
+            FloatVector a41 = a01;
+            FloatVector a50 = a00;
+            FloatVector a51 = a01;
+            FloatVector a60 = a00;
+            FloatVector a61 = a01;
+            FloatVector a70 = a00;
+            FloatVector a71 = a01;
+            for (int j = 0; j < in; j++) {
+                float[] c = columns[j];
+                FloatVector c0 = FloatVector.fromArray(S, c, o);
+                FloatVector c1 = FloatVector.fromArray(S, c, o + L);
+                FloatVector b = FloatVector.broadcast(S, x0[j]);
+                a00 = c0.fma(b, a00);
+                a01 = c1.fma(b, a01);
+                b = FloatVector.broadcast(S, x1[j]);
+                a10 = c0.fma(b, a10);
+                a11 = c1.fma(b, a11);
+                b = FloatVector.broadcast(S, x2[j]);
+                a20 = c0.fma(b, a20);
+                a21 = c1.fma(b, a21);
+                b = FloatVector.broadcast(S, x3[j]);
+                a30 = c0.fma(b, a30);
+                a31 = c1.fma(b, a31);
+                b = FloatVector.broadcast(S, x4[j]);
+                a40 = c0.fma(b, a40);
+                a41 = c1.fma(b, a41);
+                b = FloatVector.broadcast(S, x5[j]);
+                a50 = c0.fma(b, a50);
+                a51 = c1.fma(b, a51);
+                b = FloatVector.broadcast(S, x6[j]);
+                a60 = c0.fma(b, a60);
+                a61 = c1.fma(b, a61);
+                b = FloatVector.broadcast(S, x7[j]);
+                a70 = c0.fma(b, a70);
+                a71 = c1.fma(b, a71);
+            }
+            a00.intoArray(y[t], o);
+            a01.intoArray(y[t], o + L);
+            a10.intoArray(y[t + 1], o);
+            a11.intoArray(y[t + 1], o + L);
+            a20.intoArray(y[t + 2], o);
+            a21.intoArray(y[t + 2], o + L);
+            a30.intoArray(y[t + 3], o);
+            a31.intoArray(y[t + 3], o + L);
+            a40.intoArray(y[t + 4], o);
+            a41.intoArray(y[t + 4], o + L);
+            a50.intoArray(y[t + 5], o);
+            a51.intoArray(y[t + 5], o + L);
+            a60.intoArray(y[t + 6], o);
+            a61.intoArray(y[t + 6], o + L);
+            a70.intoArray(y[t + 7], o);
+            a71.intoArray(y[t + 7], o + L);
+        }
+        if (o < out) {
+            for (int r = t; r < t + 8; r++) {
+                tail(columns, bias, in, out, o, x[r], y[r]);
+            }
         }
     }
 
