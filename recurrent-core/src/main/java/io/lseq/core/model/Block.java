@@ -135,9 +135,7 @@ final class Block {
     }
 
     private void normRows(float[][] x, float[][] a, int from, int to) {
-        for (int t = from; t < to; t++) {
-            norm.apply(x[t], 0, a[t], 0);
-        }
+        norm.applyRows(x, a, from, to);
     }
 
     /**
@@ -162,9 +160,7 @@ final class Block {
             }
         }
         if (fc1 != null) {
-            for (int t = from; t < to; t++) {
-                mlpNorm.apply(x[t], 0, s.a[t], 0);
-            }
+            mlpNorm.applyRows(x, s.a, from, to);
             fc1.applyRows(s.a, s.hidden, from, to);
             for (int t = from; t < to; t++) {
                 gelu.apply(s.hidden[t], 0, fc1.out(), g);

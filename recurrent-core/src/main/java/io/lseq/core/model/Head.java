@@ -68,6 +68,9 @@ abstract class Head {
     final class Scratch {
         final float[][] normed = new float[CHUNK_ROWS][h];
         final float[][] projected = new float[CHUNK_ROWS][proj.out()];
+        /** Each row's source for the final norm, and where in it y starts. */
+        final float[][] source = new float[CHUNK_ROWS][];
+        final int[] sourceOff = new int[CHUNK_ROWS];
     }
 
     Scratch newScratch() {
@@ -119,12 +122,11 @@ abstract class Head {
                 while (t >= runs.end(k)) {
                     k++;
                 }
-                if (shift && t == runs.start(k)) {
-                    finalNorm.apply(runs.state(k), off, s.normed[i], 0);
-                } else {
-                    finalNorm.apply(y[shift ? t - 1 : t], 0, s.normed[i], 0);
-                }
+                boolean fromState = shift && t == runs.start(k);
+                s.source[i] = fromState ? runs.state(k) : y[shift ? t - 1 : t];
+                s.sourceOff[i] = fromState ? off : 0;
             }
+            finalNorm.applyRows(s.source, s.sourceOff, s.normed, 0, n);
             proj.applyRows(s.normed, s.projected, 0, n);
             for (int i = 0; i < n; i++) {
                 int t = r0 + i;
