@@ -156,7 +156,6 @@ public final class LruMixer implements Mixer {
             float[] state = runs.state(k);
             if (runs.length(k) == 1) {
                 recur(state, off, u[from]);
-                System.arraycopy(state, off, u[from], 0, 2 * n);
             } else {
                 scan(state, off, u, from, runs.end(k), par);
             }
@@ -176,14 +175,21 @@ public final class LruMixer implements Mixer {
         }
     }
 
-    /** {@code h = lambda * h + u}, with u = gamma * B a as re[N], im[N]. */
+    /**
+     * {@code h = lambda * h + u}, with u = gamma * B a as re[N], im[N]: into the state, and into u
+     * for the output product (one pass, not a second copy).
+     */
     private void recur(float[] state, int off, float[] u) {
         int im = off + n;
         for (int i = 0; i < n; i++) {
             double hr = state[off + i];
             double hi = state[im + i];
-            state[off + i] = (float) (lambdaRe[i] * hr - lambdaIm[i] * hi + u[i]);
-            state[im + i] = (float) (lambdaRe[i] * hi + lambdaIm[i] * hr + u[n + i]);
+            float re = (float) (lambdaRe[i] * hr - lambdaIm[i] * hi + u[i]);
+            float ii = (float) (lambdaRe[i] * hi + lambdaIm[i] * hr + u[n + i]);
+            state[off + i] = re;
+            state[im + i] = ii;
+            u[i] = re;
+            u[n + i] = ii;
         }
     }
 
