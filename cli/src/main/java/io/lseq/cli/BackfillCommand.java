@@ -10,6 +10,7 @@ import io.lseq.flink.job.ModelSource;
 import io.lseq.connectors.kafka.KafkaHistory;
 import io.lseq.connectors.kafka.KafkaIO;
 import io.lseq.flink.savepoint.SavepointBuilder;
+import io.lseq.flink.savepoint.SourceOffsets;
 import io.lseq.connectors.Endpoint;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -18,9 +19,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Locale;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.common.TopicPartition;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -59,6 +62,10 @@ public final class BackfillCommand implements Callable<Integer> {
     @Option(names = "--until", paramLabel = "TS", description = "file: only events with ts <= TS (epoch ms; events without "
             + "ts count); Kafka: records stamped <= TS")
     Long until;
+    @Option(names = "--until-savepoint", paramLabel = "PATH", description = "Kafka: stop each partition where a savepoint "
+            + "of the streaming job (lseq stop) recorded its source's position, so the history ends exactly where that job "
+            + "stopped (not with --until)")
+    String untilSavepoint;
     @Option(names = "--group-id", paramLabel = "ID", description = "Kafka: the streaming job's consumer group, whose offsets "
             + "are set to where the history stops (default lseq-MODELNAME, as lseq run)")
     String groupId;
@@ -77,6 +84,12 @@ public final class BackfillCommand implements Callable<Integer> {
     String deadLetter = "-";
     @Option(names = "--quiet", description = "no progress and no summary on standard error")
     boolean quiet;
+    /**
+     * With --until-savepoint: the consumer group of the job that wrote the savepoint, for a
+     * partition it had not read yet (null: --group-id's, the same job). Set by lseq upgrade, whose
+     * new job may have another group than the stopped one.
+     */
+    String savepointJobGroup;
 
     /** The values of --device, for shell completion. */
     static final class Devices extends ArrayList<String> {
@@ -89,6 +102,12 @@ public final class BackfillCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        System.out.println(backfill());
+        return 0;
+    }
+
+    /** Runs the backfill (here or on the cluster) and returns where its savepoint is. */
+    String backfill() throws Exception {
         Model model = Model.load(modelDir);
         if (!BatchBackends.names().contains(device)) {
             throw new UsageException("--device must be " + String.join(", ", BatchBackends.names()) + ", got '"
@@ -101,6 +120,9 @@ public final class BackfillCommand implements Callable<Integer> {
             throw new UsageException(e.getMessage());
         }
         long until = this.until != null ? this.until : Long.MAX_VALUE;
+        if (untilSavepoint != null && (!src.kafka() || this.until != null)) {
+            throw new UsageException("--until-savepoint needs a Kafka --input and no --until");
+        }
         if (jobmanager != null) {
             return onCluster(src);
         }
@@ -118,6 +140,16 @@ public final class BackfillCommand implements Callable<Integer> {
         }
         Properties kafka = Main.properties("--kafka-property", kafkaProperties);
         String group = groupId != null ? groupId : KafkaIO.defaultGroupId(model.config().name());
+        // Resolved before any work, so that a savepoint of another topic fails at once.
+        Map<TopicPartition, Long> stop = null;
+        if (untilSavepoint != null) {
+            try {
+                stop = SourceOffsets.historyStop(untilSavepoint, src, kafka,
+                        savepointJobGroup != null ? savepointJobGroup : group);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--until-savepoint " + untilSavepoint + ": " + e.getMessage());
+            }
+        }
         BatchBackends.Choice choice;
         try {
             choice = BatchBackends.open(device, model, threads);
@@ -160,7 +192,7 @@ public final class BackfillCommand implements Callable<Integer> {
                     }
                 }
             } else {
-                KafkaHistory.read(src, kafka, until, group, (value, key, source) -> {
+                KafkaHistory.read(src, kafka, until, stop, group, (value, key, source) -> {
                     try {
                         parser.add(value, value.length, value.length, key, 0, source);
                     } catch (RuntimeException e) {
@@ -190,12 +222,11 @@ public final class BackfillCommand implements Callable<Integer> {
                         file == null ? "; offsets committed for group " + group : "");
             }
         }
-        System.out.println(savepoint);
-        return 0;
+        return savepoint.toString();
     }
 
-    /** {@code --jobmanager}: the backfill as a BATCH job on that cluster; waits for it, then prints the savepoint. */
-    private int onCluster(Endpoint src) throws Exception {
+    /** {@code --jobmanager}: the backfill as a BATCH job on that cluster; waits for it, then returns the savepoint. */
+    private String onCluster(Endpoint src) throws Exception {
         BackfillJob.Options o = clusterOptions(src);
         ModelSource model = ModelSource.read(modelDir);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createRemoteEnvironment(jobmanager.host(),
@@ -219,8 +250,7 @@ public final class BackfillCommand implements Callable<Integer> {
                     + "job run time). Savepoint: %s%s%n", r.events(), r.keys(), secs, r.events() / Math.max(secs, 1e-9),
                     o.savepoint, r.group() == null ? "" : "; offsets committed for group " + r.group());
         }
-        System.out.println(o.savepoint);
-        return 0;
+        return o.savepoint;
     }
 
     /**
@@ -251,7 +281,10 @@ public final class BackfillCommand implements Callable<Integer> {
         o.threads = threads != null ? positive("--threads", threads) : 1;
         o.window = window;
         o.until = until != null ? until : Long.MAX_VALUE;
+        o.untilSavepoint = untilSavepoint == null || RunCommand.hasScheme(untilSavepoint) ? untilSavepoint
+                : Path.of(untilSavepoint).toAbsolutePath().normalize().toString();
         o.groupId = groupId;
+        o.savepointJobGroup = savepointJobGroup;
         o.kafkaProperties = Main.properties("--kafka-property", kafkaProperties);
         if (!"-".equals(deadLetter)) {
             try {

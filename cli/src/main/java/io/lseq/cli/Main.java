@@ -31,7 +31,8 @@ import picocli.CommandLine.TypeConversionException;
 @Command(name = "lseq", mixinStandardHelpOptions = true,
         customSynopsis = "lseq COMMAND [OPTIONS]   (lseq COMMAND --help for its options)",
         description = "Scores unbounded per-key event streams with recurrent models.", commandListHeading = "%ncommands:%n",
-        subcommands = {ScoreCommand.class, RunCommand.class, SqlCommand.class, StopCommand.class, BackfillCommand.class, InspectCommand.class,
+        subcommands = {ScoreCommand.class, RunCommand.class, SqlCommand.class, StopCommand.class, BackfillCommand.class, UpgradeCommand.class,
+            InspectCommand.class,
             CompletionCommand.class, HelpCommand.class})
 public final class Main {
     private Main() {}

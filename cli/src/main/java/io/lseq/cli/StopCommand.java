@@ -1,14 +1,7 @@
 package io.lseq.cli;
 
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
-import org.apache.flink.client.program.rest.RestClusterClient;
-import org.apache.flink.client.deployment.StandaloneClusterId;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.core.execution.SavepointFormatType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -40,27 +33,11 @@ public final class StopCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        JobID job;
-        try {
-            job = JobID.fromHexString(jobId);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--job must be a job id of 32 hex digits, got '" + jobId + "'");
-        }
-        String dir = savepoint;
-        if (dir != null && !RunCommand.hasScheme(dir)) {
-            dir = Path.of(dir).toAbsolutePath().normalize().toUri().toString(); // the JobManager's cwd is not ours
-        }
-        Configuration conf = new Configuration();
-        conf.set(RestOptions.ADDRESS, address.host());
-        conf.set(RestOptions.PORT, address.port());
-        try (RestClusterClient<StandaloneClusterId> client =
-                new RestClusterClient<>(conf, StandaloneClusterId.getInstance())) {
-            System.err.println("lseq stop: stopping job " + job + " on " + address + " with a savepoint");
-            String path = client.stopWithSavepoint(job, drain, dir,
-                    SavepointFormatType.CANONICAL).get(timeout, TimeUnit.SECONDS);
-            System.out.println(path);
-            System.err.println("lseq stop: job " + job + " stopped; resume with lseq run --from-savepoint " + path);
-            return 0;
-        }
+        JobID job = ClusterStop.jobId(jobId);
+        System.err.println("lseq stop: stopping job " + job + " on " + address + " with a savepoint");
+        String path = ClusterStop.stopWithSavepoint(address, job, savepoint, drain, timeout);
+        System.out.println(path);
+        System.err.println("lseq stop: job " + job + " stopped; resume with lseq run --from-savepoint " + path);
+        return 0;
     }
 }

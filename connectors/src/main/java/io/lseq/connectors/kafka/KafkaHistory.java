@@ -5,9 +5,11 @@ import io.lseq.connectors.Endpoint;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import org.apache.flink.connector.kafka.source.split.KafkaPartitionSplit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -39,6 +41,64 @@ public final class KafkaHistory {
     public static Map<TopicPartition, Long> stopOffsets(Endpoint ep, Properties extra, long until) {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(ep, extra, null)) {
             return stopOffsets(consumer, partitions(consumer, ep), until);
+        }
+    }
+
+    /**
+     * Where a history of {@code ep}'s topic stops so that it ends where a streaming job stood:
+     * {@code recorded} holds each partition's next offset from the job's savepoint, or the
+     * connector's marker for a partition its reader had not read from yet, which resolves to where
+     * that reader would have started: the beginning ({@link KafkaPartitionSplit#EARLIEST_OFFSET}),
+     * or {@code jobGroup}'s committed offset, else the beginning
+     * ({@link KafkaPartitionSplit#COMMITTED_OFFSET}, the streaming job's start). A partition the
+     * savepoint does not name (added since) stops at its beginning: the job reads it whole.
+     *
+     * @throws IllegalArgumentException if the savepoint names no partition of this topic, or an
+     *     offset the topic does not have
+     */
+    public static Map<TopicPartition, Long> stopOffsetsAt(Endpoint ep, Properties extra,
+            Map<TopicPartition, Long> recorded, String jobGroup) {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(ep, extra, null)) {
+            List<TopicPartition> parts = partitions(consumer, ep);
+            if (parts.stream().noneMatch(recorded::containsKey)) {
+                throw new IllegalArgumentException("the savepoint holds no position in topic " + ep.target()
+                        + " (it has " + recorded.keySet() + "): not the history of that job's source");
+            }
+            Map<TopicPartition, Long> begin = consumer.beginningOffsets(parts);
+            Map<TopicPartition, Long> end = consumer.endOffsets(parts);
+            Map<TopicPartition, OffsetAndMetadata> committed = jobGroup == null ? Map.of()
+                    : committed(ep, extra, jobGroup, new HashSet<>(parts));
+            Map<TopicPartition, Long> stop = new HashMap<>();
+            for (TopicPartition tp : parts) {
+                long at = recorded.getOrDefault(tp, KafkaPartitionSplit.EARLIEST_OFFSET);
+                if (at == KafkaPartitionSplit.COMMITTED_OFFSET) {
+                    OffsetAndMetadata c = committed.get(tp);
+                    at = c != null ? c.offset() : begin.get(tp);
+                } else if (at == KafkaPartitionSplit.EARLIEST_OFFSET) {
+                    at = begin.get(tp);
+                } else if (at < 0) {
+                    throw new IllegalArgumentException("the savepoint records no offset for " + tp + " (marker " + at
+                            + ": the latest offset when that job started, no longer known)");
+                } else if (at > end.get(tp)) {
+                    throw new IllegalArgumentException("the savepoint's offset " + at + " for " + tp
+                            + " is past the partition's end " + end.get(tp) + " (was the topic recreated?)");
+                }
+                stop.put(tp, at);
+            }
+            return stop;
+        }
+    }
+
+    private static Map<TopicPartition, OffsetAndMetadata> committed(Endpoint ep, Properties extra, String group,
+            java.util.Set<TopicPartition> parts) {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(ep, extra, group)) {
+            Map<TopicPartition, OffsetAndMetadata> c = new HashMap<>();
+            consumer.committed(parts, Duration.ofSeconds(60)).forEach((tp, o) -> {
+                if (o != null) {
+                    c.put(tp, o);
+                }
+            });
+            return c;
         }
     }
 
@@ -93,12 +153,26 @@ public final class KafkaHistory {
      * @return records read
      */
     public static long read(Endpoint ep, Properties extra, long until, String groupId, Sink sink) {
+        return read(ep, extra, until, null, groupId, sink);
+    }
+
+    /**
+     * As {@link #read(Endpoint, Properties, long, String, Sink)}, but stopping at {@code stop}
+     * (from {@link #stopOffsetsAt}) instead of the topic's end or {@code until}.
+     *
+     * @param stop each partition's stop offset; null to stop at the end or at {@code until}
+     */
+    public static long read(Endpoint ep, Properties extra, long until, Map<TopicPartition, Long> stopAt, String groupId,
+            Sink sink) {
         long count = 0;
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(ep, extra, groupId)) {
             List<TopicPartition> parts = partitions(consumer, ep);
             consumer.assign(parts);
             consumer.seekToBeginning(parts);
-            Map<TopicPartition, Long> stop = stopOffsets(consumer, parts, until);
+            if (stopAt != null && !stopAt.keySet().containsAll(parts)) {
+                throw new IllegalArgumentException("no stop offset for every partition of " + ep.target() + ": " + stopAt);
+            }
+            Map<TopicPartition, Long> stop = stopAt != null ? stopAt : stopOffsets(consumer, parts, until);
             while (parts.stream().anyMatch(tp -> consumer.position(tp) < stop.get(tp))) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
                     TopicPartition tp = new TopicPartition(r.topic(), r.partition());

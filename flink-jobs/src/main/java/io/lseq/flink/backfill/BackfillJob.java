@@ -12,6 +12,7 @@ import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ModelSource;
 import io.lseq.flink.job.ScoringJob;
 import io.lseq.flink.operator.ScoringOperator;
+import io.lseq.flink.savepoint.SourceOffsets;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.flink.api.common.JobExecutionResult;
@@ -67,6 +68,17 @@ public final class BackfillJob {
         public int window = 1 << 18;
         /** Files: only events with ts at most this (events without ts count); Kafka: records stamped at most this. */
         public long until = Long.MAX_VALUE;
+        /**
+         * Kafka: a savepoint (or retained checkpoint) of the streaming job; the history stops at
+         * the source positions it recorded ({@link SourceOffsets}), instead of the topic's end. Not
+         * with {@link #until}.
+         */
+        public String untilSavepoint;
+        /**
+         * With {@link #untilSavepoint}: the consumer group of the job that wrote it, for a partition
+         * that job had not read yet; null for {@link #groupId}'s (the same job).
+         */
+        public String savepointJobGroup;
         /** Kafka: the streaming job's consumer group, which gets the stop offsets; null for the model's default. */
         public String groupId;
         /** Kafka client properties. */
@@ -108,17 +120,35 @@ public final class BackfillJob {
      * group: the savepoint is complete before the job resumes from those offsets.
      */
     public static Result run(StreamExecutionEnvironment env, Options o, ModelSource model) throws Exception {
-        Map<TopicPartition, Long> stop = o.input.kafka()
-                ? KafkaHistory.stopOffsets(o.input, o.kafkaProperties, o.until) : null;
+        String group = o.input.kafka()
+                ? o.groupId != null ? o.groupId : KafkaIO.defaultGroupId(model.clientModel().config().name()) : null;
+        Map<TopicPartition, Long> stop = stopOffsets(o, group);
         build(env, o, model, stop);
         JobExecutionResult r = env.execute(o.jobName != null ? o.jobName : "lseq backfill " + model.where());
-        String group = null;
         if (stop != null) {
-            group = o.groupId != null ? o.groupId : KafkaIO.defaultGroupId(model.clientModel().config().name());
             KafkaHistory.commit(o.input, o.kafkaProperties, group, stop);
         }
         return new Result(count(r, BackfillOperator.EVENTS), count(r, BackfillOperator.KEYS), r.getNetRuntime(), stop,
                 group);
+    }
+
+    /** Kafka: where each partition's history stops (the end, {@code until}, or a savepoint's positions); a file: null. */
+    private static Map<TopicPartition, Long> stopOffsets(Options o, String group) throws java.io.IOException {
+        if (!o.input.kafka()) {
+            if (o.untilSavepoint != null) {
+                throw new IllegalArgumentException("a stop at a savepoint's positions needs a Kafka history, not "
+                        + o.input);
+            }
+            return null;
+        }
+        if (o.untilSavepoint == null) {
+            return KafkaHistory.stopOffsets(o.input, o.kafkaProperties, o.until);
+        }
+        if (o.until != Long.MAX_VALUE) {
+            throw new IllegalArgumentException("a history stops at a time or at a savepoint's positions, not both");
+        }
+        return SourceOffsets.historyStop(o.untilSavepoint, o.input, o.kafkaProperties,
+                o.savepointJobGroup != null ? o.savepointJobGroup : group);
     }
 
     private static long count(JobExecutionResult r, String accumulator) {

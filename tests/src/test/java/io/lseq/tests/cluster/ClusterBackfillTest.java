@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.lseq.cli.Main;
 import io.lseq.connectors.event.Score;
 import io.lseq.core.model.Model;
@@ -35,7 +37,6 @@ import java.util.regex.Pattern;
 import org.apache.flink.api.java.tuple.Tuple3;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -140,8 +141,6 @@ class ClusterBackfillTest {
      */
     @Test
     @Tag("faults")
-    @Disabled("not yet a real fault test: 2 s into the job the kill hits a TaskManager the job's tasks are not on "
-            + "(exceptionHistory stays empty), so it does not show a restart yet")
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void aTaskManagerKilledDuringTheBackfillChangesNothing() throws Exception {
         Path model = repoRoot.resolve("examples/models/reference-lru");
@@ -157,9 +156,10 @@ class ClusterBackfillTest {
                 model.toString(), "--input", history.toString(), "--savepoint", savepoint.toString(), "--jobmanager",
                 "127.0.0.1:" + restPort, "--parallelism", "2", "--device", "cpu", "--window", "1048576", "--quiet"));
         String id = awaitRunningJob();
-        Thread.sleep(2000);
-        assertEquals("RUNNING", jobState(id), "the backfill still runs when the TaskManager is killed");
-        Result kill = flink("stop-taskmanager", "--kill");
+        // The TaskManager running a subtask of the keyed stage (the batch path), found once that
+        // stage runs: a kill elsewhere, or earlier, may hit no task of the job at all.
+        String tm = awaitTaskManagerRunning(id, "backfill (batch path)");
+        Result kill = flink("stop-taskmanager", tm, "--kill");
         assertEquals(0, kill.exitCode(), kill.output());
         Result again = flink("start-taskmanager");
         assertEquals(0, again.exitCode(), again.output());
@@ -217,6 +217,49 @@ class ClusterBackfillTest {
         }
         fail("no running job after " + JOB_TIMEOUT);
         return null;
+    }
+
+    /**
+     * The flink.sh id of a TaskManager on which a subtask of the vertex whose name starts with
+     * {@code vertex} runs ({@code /jobs/ID/vertices/VID/taskmanagers}; the REST id is found in
+     * that TaskManager's log).
+     */
+    private String awaitTaskManagerRunning(String job, String vertex) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
+        String vid = null;
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            if (vid == null) {
+                for (JsonNode v : json.readTree(get("/jobs/" + job).body()).path("vertices")) {
+                    if (v.path("name").asText().startsWith(vertex)) {
+                        vid = v.path("id").asText();
+                    }
+                }
+            } else {
+                last = get("/jobs/" + job + "/vertices/" + vid + "/taskmanagers").body();
+                for (JsonNode tm : json.readTree(last).path("taskmanagers")) {
+                    if (tm.path("status").asText().equals("RUNNING")) {
+                        return flinkShId(tm.path("taskmanager-id").asText());
+                    }
+                }
+            }
+            Thread.sleep(50);
+        }
+        fail("vertex '" + vertex + "' of job " + job + " never ran on a TaskManager; last answer: " + last);
+        return null;
+    }
+
+    /** The flink.sh id (N of log/taskmanager-N.log) of the TaskManager with this REST id. */
+    private static String flinkShId(String restId) throws IOException {
+        try (var logs = Files.list(runDir.resolve("log"))) {
+            for (Path log : logs.filter(p -> p.getFileName().toString().matches("taskmanager-\\d+\\.log")).toList()) {
+                if (Files.readString(log, java.nio.charset.StandardCharsets.ISO_8859_1).contains(restId)) {
+                    return log.getFileName().toString().replaceAll("\\D", "");
+                }
+            }
+        }
+        throw new AssertionError("no TaskManager log under " + runDir.resolve("log") + " names " + restId);
     }
 
     private String jobState(String id) throws Exception {
