@@ -56,10 +56,9 @@ class ClusterBackfillTest {
     private static final Pattern JOB = Pattern.compile("\"jid\"\\s*:\\s*\"([0-9a-f]{32})\"");
 
     private static Path repoRoot;
+    private static ProcessCluster cluster;
     private static Path runDir;
     private static int restPort;
-    private static int rpcPort;
-    private static Thread killOnExit;
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -71,26 +70,15 @@ class ClusterBackfillTest {
         repoRoot = LocalProcesses.repoRoot(ClusterBackfillTest.class);
         assumeTrue(Files.isRegularFile(repoRoot.resolve("cli/target/lseq-job.jar")),
                 "the job jar is built by mvn package (mvn verify)");
-        runDir = LocalProcesses.newRunDirectory(ClusterBackfillTest.class, "flink-backfill-");
-        restPort = LocalProcesses.freePort();
-        rpcPort = LocalProcesses.freePortOtherThan(restPort);
-        killOnExit = LocalProcesses.killOnExit("kill-backfill-test-cluster", ClusterBackfillTest::killCluster);
-        Result start = flink("start", "--taskmanagers", "2");
-        assertEquals(0, start.exitCode(), () -> "start failed:\n" + start.output());
+        cluster = ProcessCluster.start(ClusterBackfillTest.class, "flink-backfill-", 2, Map.of("FLINK_PROPERTIES", "taskmanager.numberOfTaskSlots: 1"));
+        runDir = cluster.runDir();
+        restPort = cluster.restPort();
     }
 
     @AfterAll
     static void stopCluster() throws Exception {
-        Thread.interrupted();
-        if (runDir == null) {
-            return;
-        }
-        try {
-            flink("stop", "--clean");
-        } finally {
-            killCluster();
-            Runtime.getRuntime().removeShutdownHook(killOnExit);
-            LocalProcesses.deleteRecursively(runDir);
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
@@ -288,18 +276,8 @@ class ClusterBackfillTest {
         return http.send(request, HttpResponse.BodyHandlers.ofString(UTF_8));
     }
 
-    /** Runs flink.sh with this test's ports and run dir. */
-    private static Result flink(String... args) throws IOException, InterruptedException {
-        Map<String, String> env = Map.of("FLINK_REST_PORT", Integer.toString(restPort),
-                "FLINK_RPC_PORT", Integer.toString(rpcPort), "FLINK_RUN_DIR", runDir.toString(),
-                "FLINK_START_TIMEOUT", "80", "FLINK_PROPERTIES", "taskmanager.numberOfTaskSlots: 1");
-        return LocalProcesses.runScript(repoRoot.resolve("deploy/local/flink.sh"), repoRoot, env,
-                Duration.ofSeconds(100), runDir.getParent(), "flink-script-", args);
+    private static Result flink(String... args) throws Exception {
+        return cluster.flink(args);
     }
 
-    private static void killCluster() {
-        if (runDir != null) {
-            LocalProcesses.kill(LocalProcesses.readPids(runDir), runDir.toString());
-        }
-    }
 }

@@ -76,10 +76,9 @@ class ClusterFailureTest {
     static final Pattern STATUS_COUNTS = Pattern.compile("\"status-counts\"\\s*:\\s*\\{([^}]*)\\}");
 
     private static Path repoRoot;
+    private static ProcessCluster cluster;
     private static Path runDir;
     private static int restPort;
-    private static int rpcPort;
-    private static Thread killOnExit;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
@@ -88,26 +87,15 @@ class ClusterFailureTest {
     @BeforeAll
     static void startCluster() throws Exception {
         repoRoot = LocalProcesses.repoRoot(ClusterFailureTest.class);
-        runDir = LocalProcesses.newRunDirectory(ClusterFailureTest.class, "flink-failure-");
-        restPort = LocalProcesses.freePort();
-        rpcPort = LocalProcesses.freePortOtherThan(restPort);
-        killOnExit = LocalProcesses.killOnExit("kill-failure-test-cluster", ClusterFailureTest::killCluster);
-        Result start = flink("start", "--taskmanagers", "2");
-        assertEquals(0, start.exitCode(), start.output());
+        cluster = ProcessCluster.start(ClusterFailureTest.class, "flink-failure-", 2, Map.of());
+        runDir = cluster.runDir();
+        restPort = cluster.restPort();
     }
 
     @AfterAll
     static void stopCluster() throws Exception {
-        Thread.interrupted();
-        if (runDir == null) {
-            return;
-        }
-        try {
-            flink("stop", "--clean");
-        } finally {
-            killCluster();
-            Runtime.getRuntime().removeShutdownHook(killOnExit);
-            LocalProcesses.deleteRecursively(runDir);
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
@@ -472,16 +460,7 @@ class ClusterFailureTest {
     }
 
     private static Result flink(String... args) throws Exception {
-        Map<String, String> env = Map.of("FLINK_REST_PORT", Integer.toString(restPort),
-                "FLINK_RPC_PORT", Integer.toString(rpcPort), "FLINK_RUN_DIR", runDir.toString(),
-                "FLINK_START_TIMEOUT", "80");
-        return LocalProcesses.runScript(repoRoot.resolve("deploy/local/flink.sh"), repoRoot, env, Duration.ofSeconds(100),
-                runDir.getParent(), "flink-failure-", args);
+        return cluster.flink(args);
     }
 
-    private static void killCluster() {
-        if (runDir != null) {
-            LocalProcesses.kill(LocalProcesses.readPids(runDir), runDir.toString());
-        }
-    }
 }

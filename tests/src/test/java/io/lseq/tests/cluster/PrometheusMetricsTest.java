@@ -54,11 +54,10 @@ class PrometheusMetricsTest {
     static final int REJECTS = 2;
 
     private static Path repoRoot;
+    private static ProcessCluster cluster;
     private static Path runDir;
     private static int restPort;
-    private static int rpcPort;
     private static String promPorts;
-    private static Thread killOnExit;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
@@ -67,28 +66,18 @@ class PrometheusMetricsTest {
     @BeforeAll
     static void startCluster() throws Exception {
         repoRoot = LocalProcesses.repoRoot(PrometheusMetricsTest.class);
-        runDir = LocalProcesses.newRunDirectory(PrometheusMetricsTest.class, "flink-prometheus-");
-        restPort = LocalProcesses.freePort();
-        rpcPort = LocalProcesses.freePortOtherThan(restPort);
         // A range from a free port: each process takes the first free one and logs it.
         int first = LocalProcesses.freePort();
         promPorts = first + "-" + (first + 20);
-        killOnExit = LocalProcesses.killOnExit("kill-prometheus-test-cluster", PrometheusMetricsTest::killCluster);
-        Result start = flink("start");
-        assertEquals(0, start.exitCode(), start.output());
+        cluster = ProcessCluster.start(PrometheusMetricsTest.class, "flink-prometheus-", 1, Map.of("FLINK_PROMETHEUS_PORTS", promPorts));
+        runDir = cluster.runDir();
+        restPort = cluster.restPort();
     }
 
     @AfterAll
     static void stopCluster() throws Exception {
-        if (runDir == null) {
-            return;
-        }
-        try {
-            flink("stop", "--clean");
-        } finally {
-            killCluster();
-            Runtime.getRuntime().removeShutdownHook(killOnExit);
-            LocalProcesses.deleteRecursively(runDir);
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
@@ -296,16 +285,7 @@ class PrometheusMetricsTest {
     }
 
     private static Result flink(String... args) throws Exception {
-        Map<String, String> env = Map.of("FLINK_REST_PORT", Integer.toString(restPort),
-                "FLINK_RPC_PORT", Integer.toString(rpcPort), "FLINK_RUN_DIR", runDir.toString(),
-                "FLINK_PROMETHEUS_PORTS", promPorts, "FLINK_START_TIMEOUT", "80");
-        return LocalProcesses.runScript(repoRoot.resolve("deploy/local/flink.sh"), repoRoot, env, Duration.ofSeconds(100),
-                runDir.getParent(), "flink-prometheus-", args);
+        return cluster.flink(args);
     }
 
-    private static void killCluster() {
-        if (runDir != null) {
-            LocalProcesses.kill(LocalProcesses.readPids(runDir), runDir.toString());
-        }
-    }
 }

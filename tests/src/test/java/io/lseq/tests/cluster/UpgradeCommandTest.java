@@ -54,10 +54,9 @@ class UpgradeCommandTest {
     static final String GRU = TestModels.tokensConfig("[{\"mixer\":{\"type\":\"gru\",\"d_state\":16}}]");
 
     private static Path repoRoot;
+    private static ProcessCluster cluster;
     private static Path runDir;
     private static int restPort;
-    private static int rpcPort;
-    private static Thread killOnExit;
 
     @TempDir
     Path tmp;
@@ -67,26 +66,15 @@ class UpgradeCommandTest {
         repoRoot = LocalProcesses.repoRoot(UpgradeCommandTest.class);
         assumeTrue(Files.isRegularFile(repoRoot.resolve("cli/target/lseq-job.jar")),
                 "the job jar is built by mvn package (mvn verify)");
-        runDir = LocalProcesses.newRunDirectory(UpgradeCommandTest.class, "flink-upgrade-");
-        restPort = LocalProcesses.freePort();
-        rpcPort = LocalProcesses.freePortOtherThan(restPort);
-        killOnExit = LocalProcesses.killOnExit("kill-upgrade-test-cluster", UpgradeCommandTest::killCluster);
-        Result start = flink("start", "--taskmanagers", "2");
-        assertEquals(0, start.exitCode(), start.output());
+        cluster = ProcessCluster.start(UpgradeCommandTest.class, "flink-upgrade-", 2, Map.of());
+        runDir = cluster.runDir();
+        restPort = cluster.restPort();
     }
 
     @AfterAll
     static void stopCluster() throws Exception {
-        Thread.interrupted();
-        if (runDir == null) {
-            return;
-        }
-        try {
-            flink("stop", "--clean");
-        } finally {
-            killCluster();
-            Runtime.getRuntime().removeShutdownHook(killOnExit);
-            LocalProcesses.deleteRecursively(runDir);
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
@@ -266,16 +254,7 @@ class UpgradeCommandTest {
     }
 
     private static Result flink(String... args) throws Exception {
-        Map<String, String> env = Map.of("FLINK_REST_PORT", Integer.toString(restPort),
-                "FLINK_RPC_PORT", Integer.toString(rpcPort), "FLINK_RUN_DIR", runDir.toString(),
-                "FLINK_START_TIMEOUT", "80");
-        return LocalProcesses.runScript(repoRoot.resolve("deploy/local/flink.sh"), repoRoot, env, Duration.ofSeconds(100),
-                runDir.getParent(), "flink-upgrade-", args);
+        return cluster.flink(args);
     }
 
-    private static void killCluster() {
-        if (runDir != null) {
-            LocalProcesses.kill(LocalProcesses.readPids(runDir), runDir.toString());
-        }
-    }
 }
