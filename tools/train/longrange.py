@@ -385,7 +385,26 @@ TRAIN_LRU_STAGE3 = dict(TRAIN_LRU_STAGE2, seed=3234, steps=100,
 # the streams.
 TRAIN_LRU_STAGE3B = dict(TRAIN_LRU_STAGE2, seed=4234, steps=100, lr=3e-4,
                          phases=[(1.0, 16896, 1, 0.75, 2048)])
-STAGES = {2: TRAIN_LRU_STAGE2, 3: TRAIN_LRU_STAGE3, 4: TRAIN_LRU_STAGE3B}
+# Stage 4 (--stage 5): from stage 3b's export, stage 3b's settings again with fresh data.
+TRAIN_LRU_STAGE4 = dict(TRAIN_LRU_STAGE3B, seed=5234)
+# Stage 5 (--stage 6): from stage 4's export, the same settings with fresh data.
+TRAIN_LRU_STAGE5 = dict(TRAIN_LRU_STAGE3B, seed=6234)
+# Stage 5b (--stage 7): from stage 4's export (stage 5 lost at 16,384), 2 streams a step
+# and a lower lr against the noise of one-stream steps.
+TRAIN_LRU_STAGE5B = dict(TRAIN_LRU_STAGE3B, seed=7234, steps=80, lr=2e-4,
+                         phases=[(1.0, 16896, 2, 0.75, 2048)])
+# Stage 5c (--stage 8): from stage 4's export; the lambda parameters at 5x lr (1.5e-3: at
+# 0.5x they hardly move in 100 steps) and gaps of 4,096 .. 16,896 events.
+TRAIN_LRU_STAGE5C = dict(TRAIN_LRU_STAGE3B, seed=8234, lambda_lr_scale=5.0,
+                         phases=[(1.0, 16896, 1, 0.75, 4096)])
+# Stage 6 (--stage 9): from stage 5c's export, stage 5c's settings with fresh data.
+TRAIN_LRU_STAGE6 = dict(TRAIN_LRU_STAGE5C, seed=9234)
+# Stage 7 (--stage 10): from stage 6's export, stage 5c's settings with fresh data.
+TRAIN_LRU_STAGE7 = dict(TRAIN_LRU_STAGE5C, seed=10234)
+STAGES = {2: TRAIN_LRU_STAGE2, 3: TRAIN_LRU_STAGE3, 4: TRAIN_LRU_STAGE3B, 5: TRAIN_LRU_STAGE4,
+          6: TRAIN_LRU_STAGE5, 7: TRAIN_LRU_STAGE5B,
+          8: TRAIN_LRU_STAGE5C, 9: TRAIN_LRU_STAGE6,
+          10: TRAIN_LRU_STAGE7}
 # The second recipe (run 2 in tools/train/README.md): fewer short steps, 150 steps of
 # 16,896-event streams, the cosine decaying to 10 % of lr instead of 0.
 TRAIN_LRU2 = dict(json.loads(json.dumps(TRAIN_LRU)), steps=500, lr_floor=0.1,
@@ -593,9 +612,10 @@ def main(argv=None):
     t.add_argument("--only", nargs="*")
     t.add_argument("--seed", type=int)
     t.add_argument("--steps", type=int)
-    t.add_argument("--stage", type=int, default=1, choices=[1, 2, 3, 4],
-                   help="2, 3, 4: longrange-lru's later stages (TRAIN_LRU_STAGE2, _STAGE3, "
-                        "_STAGE3B), from --init-from")
+    t.add_argument("--stage", type=int, default=1, choices=[1] + sorted(STAGES),
+                   help="2 ..: longrange-lru's later stages (STAGES: 2 TRAIN_LRU_STAGE2, 3 _STAGE3, "
+                        "4 _STAGE3B, 5 _STAGE4, 6 _STAGE5, 7 _STAGE5B, 8 _STAGE5C, 9 _STAGE6, "
+                        "10 _STAGE7), from --init-from")
     t.add_argument("--init-from", help="a model directory to start from (stage 2)")
     e = sub.add_parser("events")
     e.add_argument("--distance", type=int, required=True)
