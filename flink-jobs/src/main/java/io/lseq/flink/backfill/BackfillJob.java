@@ -180,7 +180,7 @@ public final class BackfillJob {
                 .uid("lseq-backfill");
         StateBootstrapTransformation<Tuple2<String, KeyState>> write = OperatorTransformation.bootstrapWith(computed)
                 .keyBy(new StateKey(), Types.STRING)
-                .transform(new KeyStateWriter(m.stateSize(), m.stateSignature()));
+                .transform(new KeyStateWriter(ScoringOperator.stateDescriptor(m)));
         SavepointWriter.newSavepoint(env, new HashMapStateBackend(), o.maxParallelism)
                 .withOperator(OperatorIdentifier.forUid(ScoringOperator.UID), write)
                 .write(o.savepoint);

@@ -17,19 +17,17 @@ import org.apache.flink.state.api.functions.KeyedStateBootstrapFunction;
 final class KeyStateWriter extends KeyedStateBootstrapFunction<String, Tuple2<String, KeyState>> {
     private static final long serialVersionUID = 1L;
 
-    private final int floats;
-    private final String signature;
+    private final ValueStateDescriptor<KeyState> descriptor;
     private transient ValueState<KeyState> state;
 
-    KeyStateWriter(int floats, String signature) {
-        this.floats = floats;
-        this.signature = signature;
+    /** @param descriptor {@link ScoringOperator#stateDescriptor} of the model */
+    KeyStateWriter(ValueStateDescriptor<KeyState> descriptor) {
+        this.descriptor = descriptor;
     }
 
     @Override
     public void open(OpenContext ctx) {
-        state = getRuntimeContext().getState(
-                new ValueStateDescriptor<>(ScoringOperator.STATE_NAME, new KeyStateSerializer(floats, signature)));
+        state = getRuntimeContext().getState(descriptor);
     }
 
     @Override

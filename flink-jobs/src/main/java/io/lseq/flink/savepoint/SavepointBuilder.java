@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.concurrent.RunnableFuture;
 import org.apache.flink.api.common.ExecutionConfig;
 import org.apache.flink.api.common.state.ValueState;
-import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeutils.base.StringSerializer;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.core.fs.CloseableRegistry;
@@ -84,8 +83,7 @@ public final class SavepointBuilder {
                     new HeapPriorityQueueSetFactory(groups, maxParallelism, 128), true, registry).build();
             try {
                 ValueState<KeyState> state = backend.getPartitionedState(VoidNamespace.INSTANCE,
-                        VoidNamespaceSerializer.INSTANCE, new ValueStateDescriptor<>(ScoringOperator.STATE_NAME,
-                                new KeyStateSerializer(model.stateSize(), model.stateSignature())));
+                        VoidNamespaceSerializer.INSTANCE, ScoringOperator.stateDescriptor(model));
                 for (Map.Entry<String, KeyState> e : states.entrySet()) {
                     backend.setCurrentKey(e.getKey());
                     state.update(e.getValue());

@@ -17,7 +17,6 @@ import io.lseq.flink.job.ModelSource;
 import io.lseq.flink.operator.ScoringOperator;
 import io.lseq.flink.savepoint.SavepointBuilder;
 import io.lseq.flink.savepoint.SavepointCheck;
-import io.lseq.flink.state.KeyStateSerializer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -180,7 +179,7 @@ class BackfillJobTest {
         try (CloseableIterator<Tuple2<String, KeyState>> it = SavepointReader
                 .read(env, savepoint.toUri().toString(), new HashMapStateBackend())
                 .readKeyedState(OperatorIdentifier.forUid(ScoringOperator.UID),
-                        new Reader(model.stateSize(), model.stateSignature()), Types.STRING,
+                        new Reader(ScoringOperator.stateDescriptor(model)), Types.STRING,
                         new org.apache.flink.api.java.typeutils.TupleTypeInfo<>(Types.STRING,
                                 new KeyStateTypeInfo(model.stateSize(), model.stateSignature())))
                 .executeAndCollect()) {
@@ -203,19 +202,16 @@ class BackfillJobTest {
     /** Each key's state as the scoring operator holds it. */
     static final class Reader extends KeyedStateReaderFunction<String, Tuple2<String, KeyState>> {
         private static final long serialVersionUID = 1L;
-        private final int floats;
-        private final String signature;
+        private final ValueStateDescriptor<KeyState> descriptor;
         private transient ValueState<KeyState> state;
 
-        Reader(int floats, String signature) {
-            this.floats = floats;
-            this.signature = signature;
+        Reader(ValueStateDescriptor<KeyState> descriptor) {
+            this.descriptor = descriptor;
         }
 
         @Override
         public void open(OpenContext ctx) {
-            state = getRuntimeContext().getState(
-                    new ValueStateDescriptor<>(ScoringOperator.STATE_NAME, new KeyStateSerializer(floats, signature)));
+            state = getRuntimeContext().getState(descriptor);
         }
 
         @Override

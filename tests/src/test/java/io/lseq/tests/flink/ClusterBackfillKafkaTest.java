@@ -14,7 +14,6 @@ import io.lseq.flink.backfill.BackfillJob;
 import io.lseq.flink.job.JobOptions;
 import io.lseq.flink.job.ModelSource;
 import io.lseq.flink.operator.ScoringOperator;
-import io.lseq.flink.state.KeyStateSerializer;
 import io.lseq.tests.kafka.EmbeddedKafka;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -128,7 +127,7 @@ public class ClusterBackfillKafkaTest {
         try (CloseableIterator<Tuple3<String, Long, float[]>> it = SavepointReader
                 .read(env, savepoint.toUri().toString(), new HashMapStateBackend())
                 .readKeyedState(OperatorIdentifier.forUid(ScoringOperator.UID),
-                        new Reader(model.stateSize(), model.stateSignature()), Types.STRING,
+                        new Reader(ScoringOperator.stateDescriptor(model)), Types.STRING,
                         TypeInformation.of(new TypeHint<Tuple3<String, Long, float[]>>() {}))
                 .executeAndCollect()) {
             it.forEachRemaining(t -> read.put(t.f0, t));
@@ -139,19 +138,16 @@ public class ClusterBackfillKafkaTest {
     /** Reads the scoring operator's key states. */
     static final class Reader extends KeyedStateReaderFunction<String, Tuple3<String, Long, float[]>> {
         private static final long serialVersionUID = 1L;
-        private final int floats;
-        private final String signature;
+        private final ValueStateDescriptor<KeyState> descriptor;
         private transient ValueState<KeyState> state;
 
-        Reader(int floats, String signature) {
-            this.floats = floats;
-            this.signature = signature;
+        Reader(ValueStateDescriptor<KeyState> descriptor) {
+            this.descriptor = descriptor;
         }
 
         @Override
         public void open(OpenContext ctx) {
-            state = getRuntimeContext().getState(
-                    new ValueStateDescriptor<>(ScoringOperator.STATE_NAME, new KeyStateSerializer(floats, signature)));
+            state = getRuntimeContext().getState(descriptor);
         }
 
         @Override
